@@ -1,0 +1,333 @@
+/* objfreeze.h - read objfreeze tables from C and C++.            (format v1)
+ *
+ * objfreeze writes interpreter bytecode into a read-only section of an
+ * object file, behind a sorted index reached through one global symbol. This
+ * single header reads it: check a table, look a module up by binary search,
+ * walk every table the linker collected. C99, no dependencies beyond
+ * <stddef.h>, <stdint.h> and <string.h>; every function is `static inline`, so
+ * just include it: no translation unit has to own a definition.
+ *
+ *     #include "objfreeze.h"
+ *     OBJFREEZE_DECLARE_TABLE(objfreeze_modules);  // the --symbol name (default)
+ *     const objfreeze_entry *e = objfreeze_find(&objfreeze_modules, "json");
+ *     if (e) use(objfreeze_entry_data(&objfreeze_modules, e), objfreeze_entry_size(e));
+ *
+ * ---------------------------------------------------------------------------
+ * THE FORMAT
+ *
+ * A table is one contiguous blob, 16-byte aligned, whose length (total_size)
+ * is a multiple of 16. Every reference inside it is a byte offset from the
+ * table's first byte, so the object holding it has no relocations and its
+ * pages stay clean and shared. Every integer is a uint32_t in the byte order
+ * of the target the object was written for, so C reads them natively.
+ *
+ *   offset  size  header field    meaning
+ *   ------  ----  -------------   -------------------------------------------
+ *        0     8  magic           "OBJFREEZ"
+ *        8     4  version         1
+ *       12     4  header_size     96
+ *       16     4  entry_size      32
+ *       20     4  count           number of index entries
+ *       24     4  index_offset    offset of the index (96)
+ *       28     4  names_offset    offset of the names region
+ *       32     4  names_size      its length in bytes
+ *       36     4  data_offset     offset of the data region (16-aligned)
+ *       40     4  data_size       its length in bytes
+ *       44     4  total_size      length of the whole table (16-aligned)
+ *       48     4  tag_kind        0 none, 1 CPython, 2 Lua
+ *       52     4  tag             CPython: the .pyc magic, its 4 bytes read
+ *                                 little-endian (= PyImport_GetMagicNumber());
+ *                                 Lua: the luac version byte; else 0
+ *       56     4  flags           0 (no header flags are defined in v1)
+ *       60     4  reserved        0
+ *       64    32  digest          BLAKE3 of bytes [header_size, total_size)
+ *
+ *   The index: `count` entries of 32 bytes, sorted by name in strict
+ *   ascending byte order (memcmp/strcmp order), so lookups binary-search.
+ *
+ *   offset  size  entry field     meaning
+ *   ------  ----  -------------   -------------------------------------------
+ *        0     4  name_offset     offset of the name (in the names region)
+ *        4     4  name_len        its length, without the NUL that follows
+ *        8     4  data_offset     offset of the bytecode (16-aligned)
+ *       12     4  data_size       its length (for CPython: marshal data of a
+ *                                 code object, no .pyc header)
+ *       16     4  flags           bit 0: package; bit 1: alias
+ *       20     4  origin_offset   alias only: offset of the origin module's
+ *       24     4  origin_len      name (the module whose source it came from)
+ *       28     4  reserved        0
+ *
+ *   Names are NUL-terminated and hold no NUL inside, so a name is usable as
+ *   a `const char *` directly. Identical blobs may be shared by entries.
+ *
+ * Tables are placed, by default, in a section the linker collects from every
+ * object: ELF `objfreeze` (GNU ld and lld define __start_/__stop_ symbols
+ * for it), Mach-O `__TEXT,__objfreeze` (section$start$/section$end$), COFF
+ * `.objfrz$m` (grouped after `.objfrz$a` and before `.objfrz$z`). Tables in
+ * that section may be separated by zero padding.
+ *
+ * ---------------------------------------------------------------------------
+ * WHAT objfreeze_check GUARANTEES
+ *
+ * objfreeze_check_size(t, avail) reads at most `avail` bytes from t and
+ * returns 0 only if: the magic, version, header and entry sizes are right;
+ * total_size <= avail; the index, names and data regions lie inside the
+ * table in that order without overlap; every entry's name (and origin, for
+ * aliases) lies in the names region, is non-empty, holds no NUL, and is
+ * followed by a NUL; every entry's data lies in the data region; no unknown
+ * flag is set; and names are strictly ascending. After it returns 0, every
+ * function below is safe on that table and reads only inside it.
+ * objfreeze_check(t) is the same with avail = t->total_size: use it on a
+ * table the linker placed (its symbol size is total_size). Neither checks the
+ * digest (that needs BLAKE3; `objfreeze verify` does it).
+ *
+ * The table pointer must be 4-byte aligned (linked tables are 16-aligned).
+ *
+ * ---------------------------------------------------------------------------
+ * LINKER-COLLECTED TABLES
+ *
+ * objfreeze_linked_next() walks every table linked into the program in the
+ * default section, in link order, without knowing their symbols: ELF via weak
+ * __start_objfreeze/__stop_objfreeze (absent section: nothing to walk),
+ * Mach-O via section$start$__TEXT$__objfreeze, COFF via markers this header
+ * places in .objfrz$a and .objfrz$z (selectany, so every translation unit may
+ * include it). Only tables that pass objfreeze_check are returned. Define
+ * OBJFREEZE_NO_LINKED before including to leave these functions out.
+ *
+ * MIT License. See LICENSE.
+ */
+#ifndef OBJFREEZE_H
+#define OBJFREEZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OBJFREEZE_VERSION 1u
+#define OBJFREEZE_HEADER_SIZE 96u
+#define OBJFREEZE_ENTRY_SIZE 32u
+#define OBJFREEZE_ALIGN 16u
+
+#define OBJFREEZE_FLAG_PACKAGE 1u
+#define OBJFREEZE_FLAG_ALIAS 2u
+
+#define OBJFREEZE_TAG_NONE 0u
+#define OBJFREEZE_TAG_CPYTHON 1u
+#define OBJFREEZE_TAG_LUA 2u
+
+/* What the table symbol points at: the header, followed by the rest. */
+typedef struct objfreeze_table {
+    unsigned char magic[8];
+    uint32_t version;
+    uint32_t header_size;
+    uint32_t entry_size;
+    uint32_t count;
+    uint32_t index_offset;
+    uint32_t names_offset;
+    uint32_t names_size;
+    uint32_t data_offset;
+    uint32_t data_size;
+    uint32_t total_size;
+    uint32_t tag_kind;
+    uint32_t tag;
+    uint32_t flags;
+    uint32_t reserved;
+    unsigned char digest[32];
+} objfreeze_table;
+
+typedef struct objfreeze_entry {
+    uint32_t name_offset;
+    uint32_t name_len;
+    uint32_t data_offset;
+    uint32_t data_size;
+    uint32_t flags;
+    uint32_t origin_offset;
+    uint32_t origin_len;
+    uint32_t reserved;
+} objfreeze_entry;
+
+/* Declare a table by its --symbol name. */
+#define OBJFREEZE_DECLARE_TABLE(sym) extern const objfreeze_table sym
+
+#define OBJFREEZE_FN static inline
+
+/* ---- reading one table ------------------------------------------------ */
+
+OBJFREEZE_FN const unsigned char *objfreeze__base(const objfreeze_table *t) {
+    return (const unsigned char *)t;
+}
+
+OBJFREEZE_FN uint32_t objfreeze_count(const objfreeze_table *t) { return t->count; }
+
+OBJFREEZE_FN const objfreeze_entry *objfreeze_entry_at(const objfreeze_table *t, uint32_t i) {
+    if (i >= t->count) return NULL;
+    return (const objfreeze_entry *)(const void *)(objfreeze__base(t) + t->index_offset) + i;
+}
+
+OBJFREEZE_FN const char *objfreeze_entry_name(const objfreeze_table *t, const objfreeze_entry *e) {
+    return (const char *)objfreeze__base(t) + e->name_offset;
+}
+
+OBJFREEZE_FN const unsigned char *objfreeze_entry_data(const objfreeze_table *t, const objfreeze_entry *e) {
+    return objfreeze__base(t) + e->data_offset;
+}
+
+OBJFREEZE_FN uint32_t objfreeze_entry_size(const objfreeze_entry *e) { return e->data_size; }
+
+OBJFREEZE_FN int objfreeze_entry_is_package(const objfreeze_entry *e) {
+    return (e->flags & OBJFREEZE_FLAG_PACKAGE) != 0;
+}
+
+OBJFREEZE_FN int objfreeze_entry_is_alias(const objfreeze_entry *e) {
+    return (e->flags & OBJFREEZE_FLAG_ALIAS) != 0;
+}
+
+/* The origin module's name for an alias, NULL otherwise. */
+OBJFREEZE_FN const char *objfreeze_entry_origin(const objfreeze_table *t, const objfreeze_entry *e) {
+    if (!objfreeze_entry_is_alias(e)) return NULL;
+    return (const char *)objfreeze__base(t) + e->origin_offset;
+}
+
+/* Binary search by name; NULL if absent. */
+OBJFREEZE_FN const objfreeze_entry *objfreeze_find(const objfreeze_table *t, const char *name) {
+    const objfreeze_entry *idx = objfreeze_entry_at(t, 0);
+    const char *base = (const char *)objfreeze__base(t);
+    uint32_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(base + idx[mid].name_offset, name);
+        if (c == 0) return &idx[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+/* Is [off, off+len) inside [lo, hi)?  Written so nothing overflows. */
+OBJFREEZE_FN int objfreeze__within(uint32_t off, uint32_t len, uint32_t lo, uint32_t hi) {
+    return off >= lo && off <= hi && len <= hi - off;
+}
+
+/* A name at [off, off+len] in the names region: non-empty, no NUL inside, NUL after. */
+OBJFREEZE_FN int objfreeze__name_ok(const unsigned char *b, uint32_t off, uint32_t len, uint32_t lo, uint32_t hi) {
+    if (len == 0 || !objfreeze__within(off, len, lo, hi) || off + len >= hi) return 0;
+    if (b[off + len] != 0) return 0;
+    return memchr(b + off, 0, len) == NULL;
+}
+
+/* 0 when the table is sound (see the top of this file); -1 otherwise.
+   Reads at most `avail` bytes. */
+OBJFREEZE_FN int objfreeze_check_size(const objfreeze_table *t, size_t avail) {
+    static const unsigned char magic[8] = {'O', 'B', 'J', 'F', 'R', 'E', 'E', 'Z'};
+    const unsigned char *b = objfreeze__base(t);
+    uint32_t total, i, idx_end, names_end, data_end;
+    const objfreeze_entry *idx;
+    if (t == NULL || avail < OBJFREEZE_HEADER_SIZE) return -1;
+    if (((uintptr_t)t & 3u) != 0) return -1;
+    if (memcmp(t->magic, magic, 8) != 0) return -1;
+    if (t->version != OBJFREEZE_VERSION || t->header_size != OBJFREEZE_HEADER_SIZE ||
+        t->entry_size != OBJFREEZE_ENTRY_SIZE || t->flags != 0)
+        return -1;
+    total = t->total_size;
+    if (total > avail || total < OBJFREEZE_HEADER_SIZE || total % OBJFREEZE_ALIGN != 0) return -1;
+    if (t->index_offset < OBJFREEZE_HEADER_SIZE || t->index_offset % 4 != 0 || t->index_offset > total) return -1;
+    if (t->count > (total - t->index_offset) / OBJFREEZE_ENTRY_SIZE) return -1;
+    idx_end = t->index_offset + t->count * OBJFREEZE_ENTRY_SIZE;
+    if (t->names_offset < idx_end || !objfreeze__within(t->names_offset, t->names_size, idx_end, total))
+        return -1;
+    names_end = t->names_offset + t->names_size;
+    if (t->data_offset < names_end || !objfreeze__within(t->data_offset, t->data_size, names_end, total))
+        return -1;
+    data_end = t->data_offset + t->data_size;
+    idx = (const objfreeze_entry *)(const void *)(b + t->index_offset);
+    for (i = 0; i < t->count; i++) {
+        const objfreeze_entry *e = &idx[i];
+        if (!objfreeze__name_ok(b, e->name_offset, e->name_len, t->names_offset, names_end)) return -1;
+        if (!objfreeze__within(e->data_offset, e->data_size, t->data_offset, data_end)) return -1;
+        if (e->flags & ~(OBJFREEZE_FLAG_PACKAGE | OBJFREEZE_FLAG_ALIAS)) return -1;
+        if ((e->flags & OBJFREEZE_FLAG_ALIAS) &&
+            !objfreeze__name_ok(b, e->origin_offset, e->origin_len, t->names_offset, names_end))
+            return -1;
+        if (i > 0 && strcmp((const char *)b + idx[i - 1].name_offset, (const char *)b + e->name_offset) >= 0)
+            return -1;
+    }
+    return 0;
+}
+
+OBJFREEZE_FN int objfreeze_check(const objfreeze_table *t) {
+    if (t == NULL) return -1;
+    return objfreeze_check_size(t, t->total_size);
+}
+
+/* ---- linker-collected tables ------------------------------------------- */
+#ifndef OBJFREEZE_NO_LINKED
+
+#if defined(__APPLE__)
+extern const unsigned char objfreeze__start[] __asm("section$start$__TEXT$__objfreeze");
+extern const unsigned char objfreeze__stop[] __asm("section$end$__TEXT$__objfreeze");
+#define OBJFREEZE__START objfreeze__start
+#define OBJFREEZE__STOP objfreeze__stop
+#elif defined(_WIN32)
+/* The linker sorts .objfrz$a < .objfrz$m < .objfrz$z into one section. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#pragma section(".objfrz$a", read)
+#pragma section(".objfrz$z", read)
+__declspec(allocate(".objfrz$a")) __declspec(selectany) extern const unsigned char objfreeze__start[16] = {0};
+__declspec(allocate(".objfrz$z")) __declspec(selectany) extern const unsigned char objfreeze__stop[16] = {0};
+#else
+__attribute__((section(".objfrz$a"), selectany, aligned(16))) extern const unsigned char objfreeze__start[16] = {0};
+__attribute__((section(".objfrz$z"), selectany, aligned(16))) extern const unsigned char objfreeze__stop[16] = {0};
+#endif
+#define OBJFREEZE__START (objfreeze__start + 16)
+#define OBJFREEZE__STOP objfreeze__stop
+#else
+/* Weak, so a program that links no table still links; they are then null. */
+extern const unsigned char __start_objfreeze[] __attribute__((weak, visibility("hidden")));
+extern const unsigned char __stop_objfreeze[] __attribute__((weak, visibility("hidden")));
+#define OBJFREEZE__START __start_objfreeze
+#define OBJFREEZE__STOP __stop_objfreeze
+#endif
+
+/* The first sound table at or after p (4-byte steps skip linker padding). */
+OBJFREEZE_FN const objfreeze_table *objfreeze__scan(const unsigned char *p) {
+    const unsigned char *start = OBJFREEZE__START, *stop = OBJFREEZE__STOP;
+    if (start == NULL || stop == NULL || p == NULL) return NULL;
+    while ((uintptr_t)p % 4u != 0) p++;
+    for (; p < stop && (size_t)(stop - p) >= OBJFREEZE_HEADER_SIZE; p += 4) {
+        const objfreeze_table *t = (const objfreeze_table *)(const void *)p;
+        if (p[0] == 'O' && objfreeze_check_size(t, (size_t)(stop - p)) == 0) return t;
+    }
+    return NULL;
+}
+
+/* Every table linked into the program in the default section, in link
+   order: NULL gives the first; NULL after the last. */
+OBJFREEZE_FN const objfreeze_table *objfreeze_linked_next(const objfreeze_table *prev) {
+    if (prev == NULL) return objfreeze__scan(OBJFREEZE__START);
+    return objfreeze__scan(objfreeze__base(prev) + prev->total_size);
+}
+
+/* The first linked table that has `name`; sets *table (if table is not NULL). */
+OBJFREEZE_FN const objfreeze_entry *objfreeze_linked_find(const char *name, const objfreeze_table **table) {
+    const objfreeze_table *t = NULL;
+    while ((t = objfreeze_linked_next(t)) != NULL) {
+        const objfreeze_entry *e = objfreeze_find(t, name);
+        if (e) {
+            if (table) *table = t;
+            return e;
+        }
+    }
+    if (table) *table = NULL;
+    return NULL;
+}
+
+#endif /* OBJFREEZE_NO_LINKED */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OBJFREEZE_H */

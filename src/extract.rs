@@ -1,0 +1,83 @@
+//! `extract`: write modules back out of a table as files, laid out as an
+//! importable tree (`pkg/__init__.pyc`, `pkg/mod.pyc`), raw or as `.pyc`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cpython::pyc;
+use crate::format::{Entry, Table, TagKind};
+
+/// Where a module's file goes under `dir`.
+pub fn module_path(dir: &Path, e: &Entry<'_>, ext: &str) -> Result<PathBuf> {
+    let name = std::str::from_utf8(e.name)
+        .with_context(|| format!("module name {:?} is not UTF-8", e.name_lossy()))?;
+    let mut p = dir.to_path_buf();
+    let parts: Vec<&str> = name.split('.').collect();
+    for part in &parts {
+        // Names come from a file we did not write: refuse anything that could escape `dir`.
+        if part.is_empty() || *part == ".." || part.contains(['/', '\\']) {
+            bail!("module name {name:?} cannot be mapped to a path");
+        }
+        p.push(part);
+    }
+    if e.package() {
+        p.push(format!("__init__.{ext}"));
+    } else {
+        p.set_extension(ext);
+    }
+    Ok(p)
+}
+
+/// Write the selected modules (all when `only` is empty) of `table` under `dir`.
+/// Returns the files written.
+pub fn extract(
+    table: &Table<'_>,
+    dir: &Path,
+    only: &[String],
+    as_pyc: bool,
+    seen: &mut HashSet<PathBuf>,
+) -> Result<Vec<PathBuf>> {
+    if as_pyc && table.tag.kind != TagKind::Cpython {
+        bail!(
+            "--pyc needs a CPython table; this one's interpreter tag is {}",
+            table.tag.kind.name()
+        );
+    }
+    let ext = if as_pyc { "pyc" } else { "bin" };
+    let mut written = Vec::new();
+    let selected: Vec<Entry> = if only.is_empty() {
+        table.entries().collect()
+    } else {
+        let mut v = Vec::new();
+        for n in only {
+            match table.find(n.as_bytes()) {
+                Some(e) => v.push(e),
+                None => continue,
+            }
+        }
+        v
+    };
+    for e in selected {
+        let path = module_path(dir, &e, ext)?;
+        if !seen.insert(path.clone()) {
+            bail!(
+                "{}: written twice (the module is in more than one table; pick one with --table)",
+                path.display()
+            );
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create directory", parent.display()))?;
+        }
+        let bytes = if as_pyc {
+            pyc::to_pyc(table.tag.value, e.data)
+        } else {
+            e.data.to_vec()
+        };
+        crate::output::write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}

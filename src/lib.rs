@@ -1,0 +1,22 @@
+//! objfreeze: freeze interpreter bytecode into linkable object files.
+//!
+//! Modules, in the order data flows through a build:
+//! - [`build`]: module specs in, bytecode loaded and checked, object out;
+//! - [`cpython`]: what is specific to CPython (`.pyc` headers, names);
+//! - [`format`]: the table layout, its writer and its checking parser;
+//! - [`target`]: target triples and what they mean for the object;
+//! - [`objwrite`]: the table wrapped in an ELF, Mach-O or COFF object;
+//! - [`output`]: atomic writes.
+//!
+//! and back: [`objread`] finds tables in any object, archive or executable,
+//! [`report`] describes them, [`extract`] writes modules back out.
+
+pub mod build;
+pub mod cpython;
+pub mod extract;
+pub mod format;
+pub mod objread;
+pub mod objwrite;
+pub mod output;
+pub mod report;
+pub mod target;

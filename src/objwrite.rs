@@ -1,0 +1,170 @@
+//! Writing a table into a relocatable object with the `object` crate: one
+//! read-only section, one global sized data symbol, zero relocations.
+
+use anyhow::{bail, Result};
+use object::write::{Object, StandardSegment, Symbol, SymbolSection};
+use object::{
+    elf, macho, pe, BinaryFormat, SectionFlags, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+};
+
+use crate::format::{Endian, ALIGN};
+use crate::target::Target;
+
+/// Where the table goes in the object.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// C name of the global symbol (the platform's underscore is added).
+    pub symbol: String,
+    /// Section name: `NAME` (ELF, COFF) or `SEGMENT,SECTION` (Mach-O).
+    pub section: String,
+}
+
+impl Placement {
+    pub fn new(target: &Target, symbol: Option<&str>, section: Option<&str>) -> Result<Placement> {
+        let p = Placement {
+            symbol: symbol.unwrap_or(crate::target::DEFAULT_SYMBOL).to_string(),
+            section: section.unwrap_or(target.default_section()).to_string(),
+        };
+        p.check(target)?;
+        Ok(p)
+    }
+
+    fn check(&self, target: &Target) -> Result<()> {
+        if !is_c_identifier(&self.symbol) {
+            bail!(
+                "--symbol {:?}: a table symbol must be a C identifier ([A-Za-z_][A-Za-z0-9_]*), since C code declares it",
+                self.symbol
+            );
+        }
+        let s = &self.section;
+        if s.is_empty() || s.bytes().any(|b| b == 0 || b.is_ascii_whitespace()) {
+            bail!("--section {s:?}: a section name must be non-empty, without spaces or NUL");
+        }
+        match target.format {
+            BinaryFormat::MachO => {
+                let Some((seg, sect)) = s.split_once(',') else {
+                    bail!("--section {s:?}: Mach-O sections are named SEGMENT,SECTION (e.g. __TEXT,__objfreeze)");
+                };
+                for (what, v) in [("segment", seg), ("section", sect)] {
+                    if v.is_empty() || v.len() > 16 || v.contains(',') {
+                        bail!(
+                            "--section {s:?}: the Mach-O {what} name {v:?} must be 1 to 16 bytes"
+                        );
+                    }
+                }
+            }
+            BinaryFormat::Elf if s.contains(',') => {
+                bail!("--section {s:?}: `,` is Mach-O syntax; ELF section names are one word")
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+pub fn is_c_identifier(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c == b'_' || c.is_ascii_alphabetic())
+        && b.all(|c| c == b'_' || c.is_ascii_alphanumeric())
+}
+
+/// Write `table` (already laid out in the target's byte order) into an object.
+pub fn write_object(target: &Target, place: &Placement, table: &[u8]) -> Result<Vec<u8>> {
+    let endian = match target.endian {
+        Endian::Little => object::Endianness::Little,
+        Endian::Big => object::Endianness::Big,
+    };
+    let mut obj = Object::new(target.format, target.arch, endian);
+    let (segment, name) = match place.section.split_once(',') {
+        Some((seg, sect)) if target.format == BinaryFormat::MachO => {
+            (seg.as_bytes().to_vec(), sect.as_bytes().to_vec())
+        }
+        _ => (
+            obj.segment_name(StandardSegment::Data).to_vec(),
+            place.section.as_bytes().to_vec(),
+        ),
+    };
+    let section = obj.add_section(segment, name, SectionKind::ReadOnlyData);
+    obj.section_mut(section).flags = match target.format {
+        // SHF_GNU_RETAIN: --gc-sections keeps tables nobody names, so the
+        // linker-collected walk still finds them.
+        BinaryFormat::Elf => SectionFlags::Elf {
+            sh_type: elf::SHT_PROGBITS,
+            sh_flags: elf::SHF_ALLOC | elf::SHF_GNU_RETAIN,
+        },
+        // S_ATTR_NO_DEAD_STRIP: the same under ld64's -dead_strip.
+        BinaryFormat::MachO => SectionFlags::MachO {
+            flags: macho::S_REGULAR | macho::S_ATTR_NO_DEAD_STRIP,
+            reserved2: 0,
+        },
+        BinaryFormat::Coff => SectionFlags::Coff {
+            characteristics: pe::IMAGE_SCN_CNT_INITIALIZED_DATA | pe::IMAGE_SCN_MEM_READ,
+        },
+        _ => SectionFlags::None,
+    };
+    let offset = obj.append_section_data(section, table, ALIGN as u64);
+    debug_assert_eq!(offset, 0);
+    obj.add_symbol(Symbol {
+        name: place.symbol.as_bytes().to_vec(),
+        value: 0,
+        size: table.len() as u64,
+        kind: SymbolKind::Data,
+        scope: SymbolScope::Dynamic,
+        weak: false,
+        section: SymbolSection::Section(section),
+        flags: SymbolFlags::None,
+    });
+    match target.format {
+        BinaryFormat::Elf => {
+            // An empty .note.GNU-stack: without it ld assumes an executable stack.
+            let note = obj.add_section(Vec::new(), b".note.GNU-stack".to_vec(), SectionKind::Other);
+            obj.section_mut(note).flags = SectionFlags::Elf {
+                sh_type: elf::SHT_PROGBITS,
+                sh_flags: elf::SectionFlags(0),
+            };
+            obj.flags = object::FileFlags::Elf {
+                os_abi: elf::ELFOSABI_NONE,
+                abi_version: 0,
+                e_flags: elf::FileFlags(target.elf_flags),
+            };
+        }
+        BinaryFormat::MachO => {
+            // LC_BUILD_VERSION: ld64 warns about objects without a platform.
+            let minos = match target.arch {
+                object::Architecture::Aarch64 => macho::Version::new(11, 0, 0),
+                _ => macho::Version::new(10, 15, 0),
+            };
+            let mut v = object::write::MachOBuildVersion::default();
+            v.platform = macho::PLATFORM_MACOS;
+            v.minos = minos;
+            v.sdk = minos;
+            obj.set_macho_build_version(v);
+        }
+        _ => {}
+    }
+    Ok(obj.write()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_c_identifier("objfreeze_table"));
+        assert!(is_c_identifier("_x9"));
+        assert!(!is_c_identifier("9x"));
+        assert!(!is_c_identifier("a-b"));
+        assert!(!is_c_identifier(""));
+    }
+
+    #[test]
+    fn macho_names_checked() {
+        let t = Target::parse("aarch64-apple-darwin").unwrap();
+        assert!(Placement::new(&t, None, Some("__TEXT")).is_err());
+        assert!(Placement::new(&t, None, Some("__TEXT,__a_very_long_section_name")).is_err());
+        assert!(Placement::new(&t, None, None).is_ok());
+        let t = Target::parse("x86_64-linux-gnu").unwrap();
+        assert!(Placement::new(&t, Some("not-an-identifier"), None).is_err());
+    }
+}
