@@ -115,7 +115,7 @@ fn scan<'a>(
         Object::Mach(Mach::Fat(fat)) => {
             for (i, arch) in fat.iter_arches().enumerate() {
                 let arch = arch?;
-                let label = join(&member, &format!("{}", cpu_name(arch.cputype)));
+                let label = join(&member, cpu_name(arch.cputype));
                 match fat.get(i)? {
                     SingleArch::MachO(m) => scan_macho(arch.slice(bytes), &m, Some(label), out)?,
                     SingleArch::Archive(_) => scan(arch.slice(bytes), Some(label), depth + 1, out)?,

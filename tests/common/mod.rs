@@ -25,11 +25,14 @@ pub fn have(tool: &str) -> bool {
     let found = if tool.contains('/') {
         Path::new(tool).exists()
     } else {
-        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
     };
     if !found {
         if on_ci() {
-            panic!("{tool} is required on CI (CI=true) but not installed; .ci/run should install it");
+            panic!(
+                "{tool} is required on CI (CI=true) but not installed; .ci/run should install it"
+            );
         }
         eprintln!("SKIP: {tool} not found; install it to run this test (see .ci/run)");
     }
@@ -44,7 +47,9 @@ pub fn have_all(tools: &[&str]) -> bool {
 /// Run, and panic with the command's output if it fails.
 #[track_caller]
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -61,7 +66,10 @@ pub fn stdout(cmd: &mut Command) -> String {
 }
 
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("objfreeze-test-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("objfreeze-test-")
+        .tempdir()
+        .unwrap()
 }
 
 /// An installed CPython by minor version ("3.11"), from /root/.pyenv.
@@ -88,7 +96,7 @@ pub fn need_python(minor: &str) -> Option<PathBuf> {
 }
 
 /// `n` real top-level stdlib modules compiled by `python` into `dir`, plus
-/// the `json` package with one submodule, as `-m/-p NAME=FILE` arguments.
+/// the `json` package with its submodules decoder, encoder and scanner, as `-m/-p NAME=FILE` arguments.
 pub fn stdlib_pycs(python: &Path, dir: &Path, n: usize) -> Vec<String> {
     let script = r#"
 import sys, os, py_compile, importlib.util, sysconfig
@@ -102,10 +110,19 @@ def comp(name, src, pkg):
 for name in names:
     comp(name, os.path.join(lib, name + ".py"), False)
 comp("json", os.path.join(lib, "json", "__init__.py"), True)
-comp("json.decoder", os.path.join(lib, "json", "decoder.py"), False)
+for sub in ("decoder", "encoder", "scanner"):
+    comp("json." + sub, os.path.join(lib, "json", sub + ".py"), False)
 "#;
-    let out = stdout(Command::new(python).arg("-c").arg(script).arg(dir).arg(n.to_string()));
-    out.lines().flat_map(|l| l.split('\t').map(str::to_string).collect::<Vec<_>>()).collect()
+    let out = stdout(
+        Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .arg(dir)
+            .arg(n.to_string()),
+    );
+    out.lines()
+        .flat_map(|l| l.split('\t').map(str::to_string).collect::<Vec<_>>())
+        .collect()
 }
 
 /// `objfreeze inspect --json` of a file, parsed.
