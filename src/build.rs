@@ -180,10 +180,10 @@ fn resolve_tag(opts: &BuildOptions, loaded: &[Loaded]) -> Result<Tag> {
         None if first.is_some() || opts.tag.is_some() => TagKind::Cpython,
         None => TagKind::None,
     };
-    if kind != TagKind::Cpython && first.is_some() {
+    if let (true, Some((_, p))) = (kind != TagKind::Cpython, first) {
         bail!(
             "{}: .pyc inputs are CPython bytecode, but --interp {} was given",
-            first.unwrap().1.display(),
+            p.display(),
             kind.name()
         );
     }
