@@ -196,14 +196,14 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
     Ok(())
 }
 
-fn load(path: &PathBuf) -> Result<Vec<u8>> {
+fn load(path: &std::path::Path) -> Result<Vec<u8>> {
     if path.is_dir() {
         bail!("{}: is a directory", path.display());
     }
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-fn reports(path: &PathBuf, bytes: &[u8]) -> Result<FileReport> {
+fn reports(path: &std::path::Path, bytes: &[u8]) -> Result<FileReport> {
     let name = path.display().to_string();
     let found = objread::find_tables(&name, bytes)?;
     Ok(FileReport {

@@ -41,7 +41,8 @@ pub fn have(tool: &str) -> bool {
 
 /// All of `tools` present (each missing one is reported).
 pub fn have_all(tools: &[&str]) -> bool {
-    tools.iter().fold(true, |ok, t| have(t) && ok)
+    // Not `all`: every missing tool should be reported, not just the first.
+    tools.iter().filter(|t| !have(t)).count() == 0
 }
 
 /// Run, and panic with the command's output if it fails.
