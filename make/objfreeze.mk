@@ -28,8 +28,9 @@
 # it is defined.
 #
 #   OBJFREEZE            The objfreeze executable. Default: target/release/objfreeze
-#                        of the source tree this file belongs to, if built,
-#                        else `objfreeze` found on PATH.
+#                        of the source tree this file belongs to if it is
+#                        built, else `objfreeze` found on PATH, else that
+#                        target/release/objfreeze, built with cargo first.
 #   OBJFREEZE_TARGET     Target triple of the object (--target), as rustc or
 #                        clang spell it, e.g. aarch64-unknown-linux-gnu.
 #                        Empty (the default): the build machine.
@@ -47,7 +48,8 @@
 #                        `--prefix-map $(CURDIR)=/usr/lib/app`. Default: empty.
 #   OBJFREEZE_TOOL_DEP   A file every object depends on, so rebuilding the
 #                        tool rebuilds the objects. Default: $(OBJFREEZE) when
-#                        it names an existing file, else empty.
+#                        it names an existing file or the in-tree tool (built
+#                        if missing); empty for a tool found on PATH.
 #
 # Set by this file, for the user's rules:
 #
@@ -61,12 +63,13 @@ objfreeze__included := 1
 # The source tree holding this file (make/..), without a trailing slash.
 objfreeze__root := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))))
 
-OBJFREEZE ?= $(if $(wildcard $(objfreeze__root)/target/release/objfreeze),$(objfreeze__root)/target/release/objfreeze,objfreeze)
+objfreeze__intree := $(objfreeze__root)/target/release/objfreeze
+OBJFREEZE ?= $(if $(wildcard $(objfreeze__intree)),$(objfreeze__intree),$(or $(shell command -v objfreeze 2>/dev/null),$(objfreeze__intree)))
 OBJFREEZE_TARGET ?=
 OBJFREEZE_PYTHON ?= python3
 OBJFREEZE_CACHE_DIR ?=
 OBJFREEZE_FLAGS ?=
-OBJFREEZE_TOOL_DEP ?= $(if $(findstring /,$(OBJFREEZE)),$(wildcard $(OBJFREEZE)))
+OBJFREEZE_TOOL_DEP ?= $(if $(findstring /,$(OBJFREEZE)),$(if $(filter $(objfreeze__intree),$(OBJFREEZE)),$(OBJFREEZE),$(wildcard $(OBJFREEZE))))
 
 OBJFREEZE_OBJECTS :=
 OBJFREEZE_CLEAN_FILES :=
@@ -88,6 +91,9 @@ objfreeze__saved = '$(subst ','\'',$(subst #,\#,$(subst $$,$$$$,$(1))))'
 .PHONY: objfreeze__force
 objfreeze__goal := $(.DEFAULT_GOAL)
 objfreeze__force:
+# Neither built nor on PATH: build the tool from this source tree.
+$(objfreeze__intree):
+	cargo build --release --manifest-path $(objfreeze__root)/Cargo.toml
 .DEFAULT_GOAL := $(objfreeze__goal)
 
 # $(call objfreeze_object,OUT,FLAGS): the rule for one object (use with

@@ -27,5 +27,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The cross example links Debian's arm64 libpython3.11 (multiarch). apt keeps
+# the native python3.11 at the same version, which is what freezes its stdlib;
+# it may upgrade some native packages to do so, so check python3.11 after.
+if ! dpkg-query -W -f='${Status}' libpython3.11-dev:arm64 2>/dev/null | grep -q "install ok installed"; then
+  echo "setup: installing libpython3.11-dev:arm64"
+  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libpython3.11-dev:arm64 >/dev/null
+fi
+native=$(dpkg-query -W -f='${Version}' python3.11-minimal)
+cross=$(dpkg-query -W -f='${Version}' libpython3.11-dev:arm64)
+[ "$native" = "$cross" ] || { echo "setup: python3.11 $native but libpython3.11-dev:arm64 $cross" >&2; exit 1; }
+/usr/bin/python3.11 -c 'import json, asyncio' || { echo "setup: /usr/bin/python3.11 broken" >&2; exit 1; }
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 echo "setup: done"
