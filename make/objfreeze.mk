@@ -8,11 +8,15 @@
 #     $(eval $(call objfreeze_object,build/pkg.o,--tree src))
 #     app: main.o build/app_frozen.o build/pkg.o ; $(CC) -o $@ $^
 #
-# $(call objfreeze_object,OUT,FLAGS) defines the rule that writes the object
-# OUT by running `$(OBJFREEZE) build -o OUT FLAGS` plus the flags the
-# variables below select. FLAGS says what goes in: `--manifest FILE.toml`,
-# `--tree DIR`, `--stdlib`, `-m NAME=FILE`, `-p NAME=FILE`, ... (anything
-# `objfreeze build` takes; see `objfreeze build --help`).
+# $(call objfreeze_object,OUT,FLAGS[,PREREQUISITES]) defines the rule that
+# writes the object OUT by running `$(OBJFREEZE) build -o OUT FLAGS` plus the
+# flags the variables below select. FLAGS says what goes in: `--manifest
+# FILE.toml`, `--tree DIR`, `--stdlib`, `-m NAME=FILE`, `-p NAME=FILE`, ...
+# (anything `objfreeze build` takes; see `objfreeze build --help`). A comma
+# cannot appear in FLAGS itself: put such a value in a variable. The
+# optional PREREQUISITES are inputs that other rules generate (e.g. .luac or
+# .pyc files): make brings them up to date first. Inputs that exist already
+# need not be listed: the depfile names them after the first build.
 #
 # What it guarantees:
 # - the tool writes a depfile (OUT.d) listing every file it read, which is
@@ -96,8 +100,8 @@ $(objfreeze__intree):
 	cargo build --release --manifest-path $(objfreeze__root)/Cargo.toml
 .DEFAULT_GOAL := $(objfreeze__goal)
 
-# $(call objfreeze_object,OUT,FLAGS): the rule for one object (use with
-# $(eval)). It leaves make's default goal as it was.
+# $(call objfreeze_object,OUT,FLAGS[,PREREQUISITES]): the rule for one object
+# (use with $(eval)). It leaves make's default goal as it was.
 define objfreeze_object
 objfreeze__goal := $$(.DEFAULT_GOAL)
 OBJFREEZE_OBJECTS += $(1)
@@ -105,7 +109,7 @@ OBJFREEZE_CLEAN_FILES += $(1) $(1).d $(1).cmd
 objfreeze_cmd_new_$(1) := $(strip $(call objfreeze__command,$(1),$(2)))
 -include $(1).d
 -include $(1).cmd
-$(1): $$(OBJFREEZE_TOOL_DEP) $$(if $$(call objfreeze__differ,$$(objfreeze_cmd_$(1)),$$(objfreeze_cmd_new_$(1))),objfreeze__force)
+$(1): $(3) $$(OBJFREEZE_TOOL_DEP) $$(if $$(call objfreeze__differ,$$(objfreeze_cmd_$(1)),$$(objfreeze_cmd_new_$(1))),objfreeze__force)
 	@mkdir -p $$(@D)
 	$$(objfreeze_cmd_new_$$@)
 	@printf '%s\n' $$(call objfreeze__saved,objfreeze_cmd_$$@ := $$(objfreeze_cmd_new_$$@)) > $$@.cmd.tmp && mv -f $$@.cmd.tmp $$@.cmd
