@@ -5,15 +5,18 @@
 //! a table ([`crate::format`]), wrapped in an object ([`crate::objwrite`]) and
 //! written atomically ([`crate::output`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
-use crate::cpython;
+use crate::cache::{Cache, KeyBuilder};
+use crate::cpython::{self, compile::Interpreter};
 use crate::format::{self, Module, Tag, TagKind};
 use crate::objwrite::{self, Placement};
 use crate::target::Target;
+use crate::tree;
 
 /// One module to freeze, before its bytes are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +26,23 @@ pub struct ModuleSpec {
     pub path: PathBuf,
 }
 
-/// A module frozen under `name` from the bytecode of module `origin`.
+/// A module frozen under `name` from the bytecode of module `origin`: the
+/// origin's own if it is being frozen, else compiled from `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AliasSpec {
     pub name: String,
     pub origin: String,
+    pub path: Option<PathBuf>,
+}
+
+/// A directory of sources to walk (see [`crate::tree`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeSpec {
+    pub path: PathBuf,
+    /// Dotted name to put the tree's modules under.
+    pub prefix: Option<String>,
+    /// Globs excluded from this tree only.
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +57,57 @@ pub struct BuildOptions {
     /// The interpreter tag (`--magic`/`--tag`); must agree with `.pyc` headers.
     pub tag: Option<u32>,
     pub depfile: Option<PathBuf>,
+    /// Interpreter that compiles `.py` sources and whose magic tags the table.
+    pub python: Option<PathBuf>,
+    /// `compile(optimize=N)`, as `compileall -o N`.
+    pub optimize: u8,
+    pub trees: Vec<TreeSpec>,
+    /// Freeze the interpreter's standard library.
+    pub stdlib: bool,
+    /// Apply [`cpython::stdlib::DEFAULT_EXCLUDES`] to the standard library.
+    pub default_excludes: bool,
+    /// Globs excluded from every tree and the standard library.
+    pub excludes: Vec<String>,
+    /// Globs kept even when an exclude matches.
+    pub includes: Vec<String>,
+    /// `co_filename` rewriting, OLD (absolute) to NEW; the last match wins.
+    pub prefix_map: Vec<(PathBuf, PathBuf)>,
+    /// Bytecode cache; `None` compiles everything.
+    pub cache_dir: Option<PathBuf>,
+    /// Compiler worker processes; 0 means one per CPU.
+    pub jobs: usize,
+    /// Show a progress bar when stderr is a terminal and the work is long.
+    pub progress: bool,
+    /// Other files the build read (a manifest), for the depfile.
+    pub extra_deps: Vec<PathBuf>,
+}
+
+impl BuildOptions {
+    /// Options that freeze nothing yet: no modules, no interpreter, no cache.
+    pub fn new(output: PathBuf, target: Target, placement: Placement) -> Self {
+        BuildOptions {
+            output,
+            target,
+            placement,
+            modules: Vec::new(),
+            aliases: Vec::new(),
+            interp: None,
+            tag: None,
+            depfile: None,
+            python: None,
+            optimize: 0,
+            trees: Vec::new(),
+            stdlib: false,
+            default_excludes: true,
+            excludes: Vec::new(),
+            includes: Vec::new(),
+            prefix_map: Vec::new(),
+            cache_dir: None,
+            jobs: 0,
+            progress: false,
+            extra_deps: Vec::new(),
+        }
+    }
 }
 
 /// What a build wrote.
@@ -51,22 +117,49 @@ pub struct Summary {
     pub table_size: usize,
     pub object_size: usize,
     pub tag: Tag,
+    /// Sources compiled by the interpreter in this build.
+    pub compiled: usize,
+    /// Sources whose bytecode came from the cache.
+    pub cached: usize,
+    /// Things worth saying that did not stop the build.
+    pub warnings: Vec<String>,
+    /// Things worth saying when asked for detail.
+    pub notes: Vec<String>,
 }
 
 /// Run a build from start to finish.
 pub fn build(opts: &BuildOptions) -> Result<Summary> {
-    check_output_not_input(opts)?;
-    let mut deps: BTreeSet<PathBuf> = BTreeSet::new();
-    let loaded = load_modules(opts, &mut deps)?;
-    let tag = resolve_tag(opts, &loaded)?;
+    if opts.optimize > 2 {
+        bail!("--optimize {}: expected 0, 1 or 2", opts.optimize);
+    }
+    let mut deps: BTreeSet<PathBuf> = opts.extra_deps.iter().cloned().collect();
+    let interp = match &opts.python {
+        Some(p) => {
+            let i = Interpreter::query(p)?;
+            if p.is_file() {
+                deps.insert(p.clone());
+            }
+            Some(i)
+        }
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    let specs = gather(opts, interp.as_ref(), &mut deps, &mut warnings, &mut notes)?;
+    check_output_not_input(&opts.output, &specs)?;
+    let mut stats = (0, 0);
+    let loaded = load_modules(opts, &specs, interp.as_ref(), &mut deps, &mut stats)?;
+    let tag = resolve_tag(opts, interp.as_ref(), &loaded)?;
 
     let mut modules: Vec<Module> = loaded.into_iter().map(|l| l.module).collect();
-    for a in &opts.aliases {
+    for a in opts.aliases.iter().filter(|a| a.path.is_none()) {
         let Some(origin) = modules.iter().find(|m| m.name == a.origin) else {
             bail!(
-                "--alias {}={}: no module `{}` is being frozen",
+                "--alias {}={}: no module `{}` is being frozen (give its source as {}={}:FILE)",
                 a.name,
                 a.origin,
+                a.origin,
+                a.name,
                 a.origin
             );
         };
@@ -79,11 +172,6 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
         modules.push(m);
     }
     if tag.kind == TagKind::Cpython {
-        for m in &modules {
-            if let Err(why) = cpython::names::check_module_name(&m.name) {
-                bail!("invalid module name {:?}: {why}", m.name);
-            }
-        }
         cpython::names::check_package_structure(
             modules.iter().map(|m| (m.name.as_str(), m.package)),
         )?;
@@ -100,7 +188,144 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
         table_size: table.len(),
         object_size: obj.len(),
         tag,
+        compiled: stats.0,
+        cached: stats.1,
+        warnings,
+        notes,
     })
+}
+
+/// A spec plus where it came from, for messages about duplicates.
+struct Gathered {
+    spec: ModuleSpec,
+    origin: Option<String>,
+}
+
+/// Every module to freeze, from the command line, trees, the standard
+/// library and aliases with their own source; names checked, no duplicates.
+fn gather(
+    opts: &BuildOptions,
+    interp: Option<&Interpreter>,
+    deps: &mut BTreeSet<PathBuf>,
+    warnings: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Gathered>> {
+    let mut out: Vec<Gathered> = opts
+        .modules
+        .iter()
+        .map(|m| Gathered {
+            spec: m.clone(),
+            origin: None,
+        })
+        .collect();
+    let mut walked = tree::Walked::default();
+    for t in &opts.trees {
+        let mut ex = opts.excludes.clone();
+        ex.extend(t.exclude.iter().cloned());
+        let filter = tree::Filter::new(&ex, &opts.includes)?;
+        tree::walk(
+            &t.path,
+            t.prefix.as_deref(),
+            &cpython::stdlib::LAYOUT,
+            &filter,
+            &mut walked,
+        )?;
+    }
+    let stdlib_from = out.len() + walked.modules.len();
+    if opts.stdlib {
+        let Some(i) = interp else {
+            bail!("--stdlib needs --python PATH: the standard library of which interpreter?");
+        };
+        let mut ex = opts.excludes.clone();
+        if opts.default_excludes {
+            ex.extend(cpython::stdlib::default_excludes());
+        }
+        let filter = tree::Filter::new(&ex, &opts.includes)?;
+        tree::walk(
+            &i.stdlib,
+            None,
+            &cpython::stdlib::LAYOUT,
+            &filter,
+            &mut walked,
+        )
+        .with_context(|| format!("the standard library of {}", i.path.display()))?;
+    }
+    let stdlib_count = out.len() + walked.modules.len() - stdlib_from;
+    deps.extend(walked.dirs);
+    out.extend(
+        walked
+            .modules
+            .into_iter()
+            .map(|spec| Gathered { spec, origin: None }),
+    );
+    for a in opts.aliases.iter() {
+        if let Some(p) = &a.path {
+            let package = p.file_stem().is_some_and(|s| s == "__init__");
+            out.push(Gathered {
+                spec: ModuleSpec {
+                    name: a.name.clone(),
+                    package,
+                    path: p.clone(),
+                },
+                origin: Some(a.origin.clone()),
+            });
+        }
+    }
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    let (mut odd, mut odd_stdlib) = (Vec::new(), Vec::new());
+    for (k, g) in out.iter().enumerate() {
+        let name = g.spec.name.as_str();
+        if let Err(why) = cpython::names::check_module_name(name) {
+            bail!(
+                "{}: invalid module name {name:?}: {why}",
+                g.spec.path.display()
+            );
+        }
+        if let Some(prev) = seen.insert(name, &g.spec.path) {
+            bail!(
+                "module `{name}` is given twice: by {} and by {}",
+                prev.display(),
+                g.spec.path.display()
+            );
+        }
+        if !name.split('.').all(cpython::names::is_identifier) {
+            // The standard library's own odd names (`_sysconfigdata_*`) are
+            // imported by name string and need no warning on every build.
+            if (stdlib_from..stdlib_from + stdlib_count).contains(&k) {
+                odd_stdlib.push(name);
+            } else {
+                odd.push(name);
+            }
+        }
+    }
+    for a in opts.aliases.iter().filter(|a| a.path.is_none()) {
+        if let Err(why) = cpython::names::check_module_name(&a.name) {
+            bail!("--alias {}: invalid module name: {why}", a.name);
+        }
+        if let Some(prev) = seen.insert(&a.name, Path::new("--alias")) {
+            bail!(
+                "module `{}` is given twice: by {} and by --alias",
+                a.name,
+                prev.display()
+            );
+        }
+    }
+    let say = |odd: &[&str]| {
+        format!(
+            "{} module name{} not a Python identifier, kept (only importlib.import_module can name {}): {}",
+            odd.len(),
+            if odd.len() == 1 { " is" } else { "s are" },
+            if odd.len() == 1 { "it" } else { "them" },
+            odd.join(", ")
+        )
+    };
+    if !odd.is_empty() {
+        warnings.push(say(&odd));
+    }
+    if !odd_stdlib.is_empty() {
+        notes.push(say(&odd_stdlib));
+    }
+    Ok(out)
 }
 
 struct Loaded {
@@ -110,37 +335,170 @@ struct Loaded {
     pyc_tag: Option<u32>,
 }
 
-fn load_modules(opts: &BuildOptions, deps: &mut BTreeSet<PathBuf>) -> Result<Vec<Loaded>> {
-    let mut out = Vec::with_capacity(opts.modules.len());
-    for spec in &opts.modules {
-        let p = &spec.path;
-        let bytes = read_input(p)?;
-        deps.insert(p.clone());
-        let is_pyc = p.extension().is_some_and(|e| e == "pyc");
-        if p.extension().is_some_and(|e| e == "py") {
-            bail!(
-                "{}: Python source needs an interpreter to compile it (--python PATH)",
-                p.display()
-            );
+/// `co_filename` for a source: its absolute path, rewritten by the last
+/// matching `--prefix-map`.
+pub fn co_filename(path: &Path, prefix_map: &[(PathBuf, PathBuf)]) -> Result<PathBuf> {
+    let abs = std::path::absolute(path)
+        .with_context(|| format!("{}: cannot make the path absolute", path.display()))?;
+    for (old, new) in prefix_map.iter().rev() {
+        if let Ok(rest) = abs.strip_prefix(old) {
+            return Ok(if rest.as_os_str().is_empty() {
+                new.clone()
+            } else {
+                new.join(rest)
+            });
         }
-        let (data, pyc_tag) = if is_pyc {
-            let pyc = cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
-            (pyc.code.to_vec(), Some(pyc.tag))
+    }
+    Ok(abs)
+}
+
+fn load_modules(
+    opts: &BuildOptions,
+    specs: &[Gathered],
+    interp: Option<&Interpreter>,
+    deps: &mut BTreeSet<PathBuf>,
+    stats: &mut (usize, usize),
+) -> Result<Vec<Loaded>> {
+    let mut out = Vec::with_capacity(specs.len());
+    // Sources to compile: (index into `out`, job, cache key).
+    let mut jobs: Vec<(usize, cpython::compile::Job, [u8; 32])> = Vec::new();
+    for g in specs {
+        let spec = &g.spec;
+        let p = &spec.path;
+        let ext = p.extension().and_then(|e| e.to_str());
+        // An empty source is a valid module (many an `__init__.py` is empty).
+        let bytes = if ext == Some("py") {
+            read_source(p)?
         } else {
-            (bytes, None)
+            read_input(p)?
+        };
+        deps.insert(p.clone());
+        let (data, pyc_tag) = match ext {
+            Some("py") => {
+                let Some(i) = interp else {
+                    bail!(
+                        "{}: Python source needs an interpreter to compile it (--python PATH)",
+                        p.display()
+                    );
+                };
+                let co = co_filename(p, &opts.prefix_map)?;
+                let key = KeyBuilder::new("cpython")
+                    .field(&i.tag.to_le_bytes())
+                    .field(i.version.as_bytes())
+                    .field(&[opts.optimize])
+                    .field(co.as_os_str().as_encoded_bytes())
+                    .field(&bytes)
+                    .finish();
+                let job = cpython::compile::Job {
+                    path: p.clone(),
+                    co_filename: co,
+                    source: bytes,
+                };
+                jobs.push((out.len(), job, key));
+                (Vec::new(), None)
+            }
+            Some("pyc") => {
+                let pyc = cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
+                (pyc.code.to_vec(), Some(pyc.tag))
+            }
+            _ => (bytes, None),
         };
         out.push(Loaded {
             module: Module {
                 name: spec.name.clone(),
                 data,
                 package: spec.package,
-                origin: None,
+                origin: g.origin.clone(),
             },
             path: p.clone(),
             pyc_tag,
         });
     }
+    if let Some(i) = interp {
+        compile_sources(opts, i, &mut out, jobs, stats)?;
+    }
     Ok(out)
+}
+
+/// Fill in the bytecode of every source: from the cache, else compiled by
+/// the interpreter's workers (and then cached).
+fn compile_sources(
+    opts: &BuildOptions,
+    interp: &Interpreter,
+    out: &mut [Loaded],
+    jobs: Vec<(usize, cpython::compile::Job, [u8; 32])>,
+    stats: &mut (usize, usize),
+) -> Result<()> {
+    let cache = opts.cache_dir.as_deref().map(Cache::new);
+    let mut misses = Vec::new();
+    for (idx, job, key) in jobs {
+        match cache.as_ref().and_then(|c| c.get(&key)) {
+            Some(data) => {
+                out[idx].module.data = data;
+                stats.1 += 1;
+            }
+            None => misses.push((idx, job, key)),
+        }
+    }
+    if misses.is_empty() {
+        return Ok(());
+    }
+    let workers = match opts.jobs {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let bar = if opts.progress && misses.len() >= 100 && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(misses.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("compiling {bar:40} {pos}/{len} {elapsed}")
+                .expect("valid template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let job_list: Vec<cpython::compile::Job> = misses.iter().map(|m| m.1.clone()).collect();
+    let results =
+        cpython::compile::compile_all(interp, opts.optimize, &job_list, workers, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let results = results?;
+    let mut errors = Vec::new();
+    let mut cache_failed = None;
+    for ((idx, _, key), r) in misses.iter().zip(results) {
+        match r {
+            Some(Ok(data)) => {
+                cpython::pyc::check_code_object(&data)
+                    .with_context(|| out[*idx].path.display().to_string())?;
+                if let Some(c) = &cache {
+                    if let Err(e) = c.put(key, &data) {
+                        cache_failed.get_or_insert(e);
+                    }
+                }
+                out[*idx].module.data = data;
+                stats.0 += 1;
+            }
+            Some(Err(e)) => errors.push(e),
+            None => {}
+        }
+    }
+    if let (Some(e), Some(d)) = (cache_failed, &opts.cache_dir) {
+        eprintln!(
+            "objfreeze: warning: {}: cannot write to the bytecode cache: {e}",
+            d.display()
+        );
+    }
+    if let Some(first) = errors.first() {
+        let more = match errors.len() {
+            1 => String::new(),
+            n => format!(
+                "\n(and {} more source{} with errors)",
+                n - 1,
+                if n == 2 { "" } else { "s" }
+            ),
+        };
+        return Err(anyhow!("{first}{more}"));
+    }
+    Ok(())
 }
 
 /// Read one input file, with errors that name it.
@@ -155,10 +513,25 @@ pub fn read_input(p: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Read a source file, with errors that name it.
+fn read_source(p: &Path) -> Result<Vec<u8>> {
+    if p.is_dir() {
+        bail!(
+            "{}: is a directory, expected a Python source file",
+            p.display()
+        );
+    }
+    std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))
+}
+
 /// The table's interpreter tag: every `.pyc` must agree, with each other and
 /// with `--magic`; raw inputs for CPython must hold code objects.
-fn resolve_tag(opts: &BuildOptions, loaded: &[Loaded]) -> Result<Tag> {
-    let mut first: Option<(u32, &Path)> = None;
+fn resolve_tag(
+    opts: &BuildOptions,
+    interp: Option<&Interpreter>,
+    loaded: &[Loaded],
+) -> Result<Tag> {
+    let mut first: Option<(u32, &Path)> = interp.map(|i| (i.tag, i.path.as_path()));
     for l in loaded {
         let Some(t) = l.pyc_tag else { continue };
         match first {
@@ -182,7 +555,7 @@ fn resolve_tag(opts: &BuildOptions, loaded: &[Loaded]) -> Result<Tag> {
     };
     if let (true, Some((_, p))) = (kind != TagKind::Cpython, first) {
         bail!(
-            "{}: .pyc inputs are CPython bytecode, but --interp {} was given",
+            "{}: gives CPython bytecode, but --interp {} was given",
             p.display(),
             kind.name()
         );
@@ -200,6 +573,9 @@ fn resolve_tag(opts: &BuildOptions, loaded: &[Loaded]) -> Result<Tag> {
     };
     if kind == TagKind::Cpython {
         for l in loaded.iter().filter(|l| l.pyc_tag.is_none()) {
+            if interp.is_some() && l.path.extension().is_some_and(|e| e == "py") {
+                continue;
+            }
             cpython::pyc::check_code_object(&l.module.data)
                 .with_context(|| l.path.display().to_string())?;
         }
@@ -207,16 +583,13 @@ fn resolve_tag(opts: &BuildOptions, loaded: &[Loaded]) -> Result<Tag> {
     Ok(Tag { kind, value })
 }
 
-fn check_output_not_input(opts: &BuildOptions) -> Result<()> {
-    let Ok(out) = std::fs::canonicalize(&opts.output) else {
+fn check_output_not_input(output: &Path, specs: &[Gathered]) -> Result<()> {
+    let Ok(out) = std::fs::canonicalize(output) else {
         return Ok(());
     };
-    for m in &opts.modules {
-        if std::fs::canonicalize(&m.path).is_ok_and(|p| p == out) {
-            bail!(
-                "{}: the output would overwrite an input",
-                opts.output.display()
-            );
+    for g in specs {
+        if std::fs::canonicalize(&g.spec.path).is_ok_and(|p| p == out) {
+            bail!("{}: the output would overwrite an input", output.display());
         }
     }
     Ok(())

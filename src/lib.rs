@@ -1,8 +1,12 @@
 //! objfreeze: freeze interpreter bytecode into linkable object files.
 //!
 //! Modules, in the order data flows through a build:
+//! - [`manifest`]: a build described in a TOML file;
 //! - [`build`]: module specs in, bytecode loaded and checked, object out;
-//! - [`cpython`]: what is specific to CPython (`.pyc` headers, names);
+//! - [`tree`]: directories of sources walked into module specs;
+//! - [`cache`]: compiled bytecode kept by content hash;
+//! - [`cpython`]: what is specific to CPython (`.pyc` headers, names, the
+//!   standard library, compiling with an interpreter);
 //! - [`format`]: the table layout, its writer and its checking parser;
 //! - [`target`]: target triples and what they mean for the object;
 //! - [`objwrite`]: the table wrapped in an ELF, Mach-O or COFF object;
@@ -12,11 +16,14 @@
 //! [`report`] describes them, [`extract`] writes modules back out.
 
 pub mod build;
+pub mod cache;
 pub mod cpython;
 pub mod extract;
 pub mod format;
+pub mod manifest;
 pub mod objread;
 pub mod objwrite;
 pub mod output;
 pub mod report;
 pub mod target;
+pub mod tree;

@@ -1,14 +1,15 @@
 //! The `objfreeze` command line.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use objfreeze::build::{AliasSpec, BuildOptions, ModuleSpec};
+use objfreeze::build::{AliasSpec, BuildOptions, ModuleSpec, TreeSpec};
 use objfreeze::format::TagKind;
+use objfreeze::manifest::{parse_prefix_map, Manifest};
 use objfreeze::objwrite::Placement;
 use objfreeze::report::{render_text, FileReport, TableReport};
 use objfreeze::target::{Target, SUPPORTED};
@@ -39,13 +40,16 @@ enum Cmd {
 
 /// Write an object file holding one table of modules.
 ///
-/// Example:
+/// Examples:
+///   objfreeze build --python python3.11 --stdlib -o stdlib.o
+///   objfreeze build --python python3.11 --tree src/app -o app.o --depfile app.d
 ///   objfreeze build -o app.o -p app=app/__pycache__/__init__.cpython-311.pyc \
 ///       -m app.main=app/__pycache__/main.cpython-311.pyc
 ///
-/// .pyc inputs have their header checked and stripped; all must share one
-/// magic number, which becomes the table's interpreter tag. Other files are
-/// taken as raw bytecode.
+/// .py sources are compiled by the --python interpreter (in a few worker
+/// processes, through a bytecode cache), whose magic number becomes the
+/// table's interpreter tag. .pyc inputs have their header checked and
+/// stripped; every magic must agree. Other files are taken as raw bytecode.
 #[derive(Args)]
 struct BuildArgs {
     /// Object file to write (atomically: a failed build leaves any old one untouched).
@@ -61,15 +65,68 @@ struct BuildArgs {
     /// `__TEXT,__objfreeze` (Mach-O), `.objfrz$m` (COFF).
     #[arg(long, value_name = "NAME")]
     section: Option<String>,
-    /// Add a module: NAME=FILE (.pyc or raw bytecode). Repeatable.
+    /// Add a module: NAME=FILE (.py, .pyc or raw bytecode). Repeatable.
     #[arg(short = 'm', long = "module", value_name = "NAME=FILE")]
     modules: Vec<String>,
-    /// Add a package whose __init__ bytecode is FILE. Repeatable.
+    /// Add a package whose __init__ is FILE (.py, .pyc or raw bytecode). Repeatable.
     #[arg(short = 'p', long = "package", value_name = "NAME=FILE")]
     packages: Vec<String>,
-    /// Freeze module NAME with the bytecode of module ORIGIN, recording ORIGIN. Repeatable.
-    #[arg(long = "alias", value_name = "NAME=ORIGIN")]
+    /// Freeze module NAME with the bytecode of module ORIGIN, recording ORIGIN
+    /// (CPython freezes importlib._bootstrap as _frozen_importlib). ORIGIN must be
+    /// frozen too, unless its source is given as NAME=ORIGIN:FILE. Repeatable.
+    #[arg(long = "alias", value_name = "NAME=ORIGIN[:FILE]")]
     aliases: Vec<String>,
+    /// Compile .py sources with this Python (3.6 or newer); its bytecode magic
+    /// becomes the table's interpreter tag.
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// Optimization level for compiling, as `compileall -o`: 0, 1 (no asserts) or 2 (no docstrings).
+    #[arg(short = 'O', long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=2))]
+    optimize: Option<u8>,
+    /// Freeze every module under DIR: DIR/pkg/__init__.py is package `pkg`, DIR/pkg/m.py
+    /// is `pkg.m`. If DIR itself has an __init__.py it is a package named after DIR.
+    /// Repeatable.
+    #[arg(long = "tree", value_name = "DIR")]
+    trees: Vec<PathBuf>,
+    /// Freeze the --python interpreter's standard library, minus test suites, idlelib,
+    /// tkinter, turtledemo, ensurepip, site-packages and import test fixtures.
+    #[arg(long)]
+    stdlib: bool,
+    /// Do not apply the default --stdlib excludes.
+    #[arg(long)]
+    no_default_excludes: bool,
+    /// Leave out files and directories matching GLOB from trees and the stdlib. Without a
+    /// `/` it matches a name at any depth (`tests`, `test_*`); with one, the path from the
+    /// tree's root (`lib2to3/tests`). Files match with or without `.py`. Repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    excludes: Vec<String>,
+    /// Keep what GLOB matches even if an exclude (or a default one) matches it. Repeatable.
+    #[arg(long = "include", value_name = "GLOB")]
+    includes: Vec<String>,
+    /// Rewrite the start of source paths recorded as co_filename (by default the
+    /// source's absolute path), as gcc's -ffile-prefix-map. The last match wins.
+    #[arg(long = "prefix-map", value_name = "OLD=NEW")]
+    prefix_maps: Vec<String>,
+    /// Read trees, modules, packages, aliases, excludes and options from a TOML
+    /// manifest (see "Manifest" in README.md). Command-line options add to its
+    /// lists and override its settings.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Bytecode cache directory. Default: $XDG_CACHE_HOME/objfreeze or ~/.cache/objfreeze.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile everything; neither read nor write the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+    /// Compiler worker processes. Default: one per CPU.
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Print no warnings and no progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Say what was built: modules, sources compiled and taken from the cache.
+    #[arg(short, long)]
+    verbose: bool,
     /// CPython bytecode magic (e.g. 3495, or the full 0x0a0d0da7) for raw marshal inputs.
     #[arg(long, value_name = "N", value_parser = parse_magic)]
     magic: Option<u32>,
@@ -154,45 +211,100 @@ fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str)> {
 }
 
 fn cmd_build(a: BuildArgs) -> Result<()> {
-    let target = match &a.target {
+    let m = match &a.manifest {
+        Some(p) => Manifest::load(p)?,
+        None => Manifest::default(),
+    };
+    let target = match a.target.as_ref().or(m.target.as_ref()) {
         Some(t) => Target::parse(t)?,
         None => Target::host(),
     };
-    let placement = Placement::new(&target, a.symbol.as_deref(), a.section.as_deref())?;
-    let mut modules = Vec::new();
+    let placement = Placement::new(
+        &target,
+        a.symbol.as_deref().or(m.symbol.as_deref()),
+        a.section.as_deref().or(m.section.as_deref()),
+    )?;
+    let mut opts = BuildOptions::new(a.output, target, placement);
+    opts.modules = m.modules;
     for (flag, list, package) in [
         ("--module", &a.modules, false),
         ("--package", &a.packages, true),
     ] {
         for s in list {
             let (name, file) = split_pair(flag, s)?;
-            modules.push(ModuleSpec {
+            opts.modules.push(ModuleSpec {
                 name: name.to_string(),
                 package,
                 path: PathBuf::from(file),
             });
         }
     }
-    let mut aliases = Vec::new();
+    opts.aliases = m.aliases;
     for s in &a.aliases {
         let (name, origin) = split_pair("--alias", s)?;
-        aliases.push(AliasSpec {
+        let (origin, path) = match origin.split_once(':') {
+            Some((o, f)) if !f.is_empty() => (o, Some(PathBuf::from(f))),
+            Some(_) => bail!("--alias {s:?}: expected NAME=ORIGIN or NAME=ORIGIN:FILE"),
+            None => (origin, None),
+        };
+        opts.aliases.push(AliasSpec {
             name: name.into(),
             origin: origin.into(),
+            path,
         });
     }
-    let interp = a.interp.or(a.tag.map(|_| TagKind::None));
-    let opts = BuildOptions {
-        output: a.output,
-        target,
-        placement,
-        modules,
-        aliases,
-        interp,
-        tag: a.magic.or(a.tag),
-        depfile: a.depfile,
+    opts.interp = a.interp.or(a.tag.map(|_| TagKind::None));
+    opts.tag = a.magic.or(a.tag);
+    opts.depfile = a.depfile;
+    opts.python = a.python.or(m.python);
+    opts.optimize = a.optimize.or(m.optimize).unwrap_or(0);
+    opts.trees = m.trees;
+    opts.trees.extend(a.trees.into_iter().map(|path| TreeSpec {
+        path,
+        prefix: None,
+        exclude: Vec::new(),
+    }));
+    opts.stdlib = a.stdlib || m.stdlib.unwrap_or(false);
+    opts.default_excludes = !a.no_default_excludes && m.default_excludes.unwrap_or(true);
+    opts.excludes = m.exclude;
+    opts.excludes.extend(a.excludes);
+    opts.includes = m.include;
+    opts.includes.extend(a.includes);
+    opts.prefix_map = m.prefix_map;
+    for s in &a.prefix_maps {
+        opts.prefix_map
+            .push(parse_prefix_map(s, Path::new(".")).context("--prefix-map")?);
+    }
+    opts.cache_dir = if a.no_cache {
+        None
+    } else {
+        a.cache_dir
+            .or(m.cache_dir)
+            .or_else(objfreeze::cache::default_dir)
     };
-    build::build(&opts)?;
+    opts.jobs = a.jobs.unwrap_or(0);
+    opts.progress = !a.quiet;
+    opts.extra_deps.extend(a.manifest);
+    let sum = build::build(&opts)?;
+    if !a.quiet {
+        for w in &sum.warnings {
+            eprintln!("objfreeze: warning: {w}");
+        }
+    }
+    if a.verbose {
+        for n in &sum.notes {
+            eprintln!("objfreeze: note: {n}");
+        }
+        eprintln!(
+            "objfreeze: {}: {} modules, table {} bytes, object {} bytes; {} sources compiled, {} from cache",
+            opts.output.display(),
+            sum.modules,
+            sum.table_size,
+            sum.object_size,
+            sum.compiled,
+            sum.cached
+        );
+    }
     Ok(())
 }
 

@@ -1,5 +1,8 @@
 //! What objfreeze knows about CPython: `.pyc` headers and magic numbers,
-//! module-name rules. The core (format, objects) knows nothing of this.
+//! module-name rules, the standard library, compiling sources with an
+//! interpreter. The core (format, objects) knows nothing of this.
 
+pub mod compile;
 pub mod names;
 pub mod pyc;
+pub mod stdlib;

@@ -1,0 +1,119 @@
+//! A content-addressed bytecode cache: compiled bytecode stored under the
+//! blake3 hash of everything that determines it, so a rebuild where nothing
+//! changed compiles nothing.
+//!
+//! Entries live at `DIR/v1/ab/cdef...` (the key in hex, split so no
+//! directory grows huge). Each holds the blake3 hash of its data, then the
+//! data; an entry that fails that check (a torn write, a bad disk) is a miss.
+//! Writes go through a temporary file and a rename, so concurrent builds
+//! sharing a cache never see half an entry.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The key of one cached compile. Callers feed every input that determines
+/// the output, each length-prefixed so fields cannot run together.
+pub struct KeyBuilder(blake3::Hasher);
+
+impl KeyBuilder {
+    pub fn new(domain: &str) -> Self {
+        let mut h = blake3::Hasher::new();
+        h.update(b"objfreeze cache v1\0");
+        let mut k = KeyBuilder(h);
+        k.field(domain.as_bytes());
+        k
+    }
+    pub fn field(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+    pub fn finish(&self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/objfreeze`, else
+/// `~/.cache/objfreeze` (`~/Library/Caches/objfreeze` on macOS,
+/// `%LOCALAPPDATA%\objfreeze` on Windows).
+pub fn default_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if cfg!(windows) {
+        return env("LOCALAPPDATA").map(|d| d.join("objfreeze"));
+    }
+    if let Some(x) = env("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
+        return Some(x.join("objfreeze"));
+    }
+    let home = env("HOME")?;
+    Some(if cfg!(target_os = "macos") {
+        home.join("Library/Caches/objfreeze")
+    } else {
+        home.join(".cache/objfreeze")
+    })
+}
+
+impl Cache {
+    pub fn new(dir: &Path) -> Cache {
+        Cache {
+            dir: dir.join("v1"),
+        }
+    }
+
+    fn path(&self, key: &[u8; 32]) -> PathBuf {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// The cached data for `key`, if present and intact.
+    pub fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
+        let mut bytes = std::fs::read(self.path(key)).ok()?;
+        if bytes.len() < 32 || blake3::hash(&bytes[32..]).as_bytes() != &bytes[..32] {
+            return None;
+        }
+        bytes.drain(..32);
+        Some(bytes)
+    }
+
+    /// Store `data` under `key`. A cache that cannot be written only costs
+    /// time, so failures are returned for the caller to warn about, once.
+    pub fn put(&self, key: &[u8; 32], data: &[u8]) -> std::io::Result<()> {
+        let path = self.path(key);
+        let dir = path.parent().expect("has a parent");
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+        tmp.write_all(blake3::hash(data).as_bytes())?;
+        tmp.write_all(data)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Cache::new(d.path());
+        let k = KeyBuilder::new("t").field(b"a").field(b"bc").finish();
+        let k2 = KeyBuilder::new("t").field(b"ab").field(b"c").finish();
+        assert_ne!(k, k2, "fields must not run together");
+        assert!(c.get(&k).is_none());
+        c.put(&k, b"data").unwrap();
+        assert_eq!(c.get(&k).unwrap(), b"data");
+        let p = c.path(&k);
+        let mut b = std::fs::read(&p).unwrap();
+        *b.last_mut().unwrap() ^= 1;
+        std::fs::write(&p, b).unwrap();
+        assert!(c.get(&k).is_none());
+    }
+}

@@ -1,0 +1,355 @@
+//! Compiling Python sources with a chosen interpreter.
+//!
+//! Bytecode must come from exactly the target's Python version, so objfreeze
+//! never compiles by itself: it asks the interpreter. One short query learns
+//! the interpreter's magic, version and standard library; then, only if some
+//! source is not already cached, a few long-lived worker processes compile
+//! sources the way importlib does (`compile(source_bytes, co_filename,
+//! 'exec', dont_inherit=True, optimize=N)`, then `marshal.dumps`).
+//!
+//! Worker protocol (all integers little-endian u32), over the worker's pipes:
+//! - worker -> us, once: `OFZW`, then the 4 magic bytes;
+//! - us -> worker, per source: filename length, filename (file system
+//!   encoding), source length, source bytes;
+//! - worker -> us, per source: a status byte (0 ok, 1 syntax error, 2 other
+//!   error), payload length, payload (marshal data, or the error as
+//!   `line NUL column NUL message NUL text` / `message`).
+//!
+//! The worker stops at end of input.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// Runs in the worker. Written for every CPython from 3.6 on: no f-strings
+/// with `=`, no walrus, nothing newer than 3.6's standard library.
+const WORKER: &str = r#"
+import sys, marshal, importlib.util
+def main():
+    optimize = int(sys.argv[1])
+    rd = sys.stdin.buffer
+    wr = sys.stdout.buffer
+    def read_exact(n):
+        chunks = []
+        while n:
+            b = rd.read(n)
+            if not b:
+                return None
+            chunks.append(b)
+            n -= len(b)
+        return b"".join(chunks)
+    def u32(b):
+        return int.from_bytes(b, "little")
+    def send(status, payload):
+        wr.write(bytes([status]) + len(payload).to_bytes(4, "little") + payload)
+        wr.flush()
+    wr.write(b"OFZW" + importlib.util.MAGIC_NUMBER)
+    wr.flush()
+    while True:
+        head = read_exact(4)
+        if head is None:
+            return
+        name = read_exact(u32(head))
+        src = read_exact(u32(read_exact(4)))
+        filename = sys.getfilesystemencoding()
+        filename = name.decode(filename, "surrogateescape")
+        try:
+            code = compile(src, filename, "exec", dont_inherit=True, optimize=optimize)
+        except SyntaxError as e:
+            parts = [str(e.lineno or 0), str(e.offset or 0), str(e.msg), (e.text or "").rstrip("\n")]
+            send(1, "\0".join(parts).encode("utf-8", "backslashreplace"))
+            continue
+        except Exception as e:
+            send(2, ("%s: %s" % (type(e).__name__, e)).encode("utf-8", "backslashreplace"))
+            continue
+        send(0, marshal.dumps(code))
+main()
+"#;
+
+/// Asks the interpreter what it is. Prints the magic in hex, the version,
+/// the implementation, then the standard library directory.
+const QUERY: &str = r#"
+import sys, importlib.util
+d = getattr(sys, "_stdlib_dir", None)
+if not d:
+    import sysconfig
+    d = sysconfig.get_paths()["stdlib"]
+v = sys.version_info
+sys.stdout.write("%s\n%d.%d.%d\n%s\n%s\n" % (importlib.util.MAGIC_NUMBER.hex(), v[0], v[1], v[2], sys.implementation.name, d))
+"#;
+
+/// What a Python interpreter told us about itself.
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    pub path: PathBuf,
+    /// `importlib.util.MAGIC_NUMBER` as the table's interpreter tag.
+    pub tag: u32,
+    /// `major.minor.micro`.
+    pub version: String,
+    pub stdlib: PathBuf,
+}
+
+fn python_command(python: &Path) -> Command {
+    let mut c = Command::new(python);
+    // Without site: faster, and nothing from site-packages runs. The hash seed
+    // is fixed because set and frozenset constants are marshalled in hash
+    // order; other PYTHON* settings must not change what is compiled.
+    c.args(["-S", "-s", "-B"]);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PYTHON") {
+            c.env_remove(k);
+        }
+    }
+    c.env("PYTHONHASHSEED", "0");
+    c
+}
+
+impl Interpreter {
+    /// Run `python` once to learn its magic, version and standard library.
+    pub fn query(python: &Path) -> Result<Interpreter> {
+        let out = python_command(python)
+            .arg("-c")
+            .arg(QUERY)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| anyhow!("--python {}: cannot run it: {e}", python.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        if !out.status.success() || lines.len() != 4 {
+            bail!(
+                "--python {}: not a working Python 3.6 or newer ({}){}",
+                python.display(),
+                out.status,
+                match String::from_utf8_lossy(&out.stderr).trim() {
+                    "" => String::new(),
+                    e => format!(":\n{e}"),
+                }
+            );
+        }
+        let magic = (0..lines[0].len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(lines[0].get(i..i + 2).unwrap_or("x"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .ok()
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .ok_or_else(|| anyhow!("--python {}: odd magic {:?}", python.display(), lines[0]))?;
+        if lines[2] != "cpython" {
+            bail!(
+                "--python {}: is {} {}, but objfreeze freezes CPython bytecode",
+                python.display(),
+                lines[2],
+                lines[1]
+            );
+        }
+        Ok(Interpreter {
+            path: python.to_path_buf(),
+            tag: super::pyc::tag_of_magic(magic),
+            version: lines[1].to_string(),
+            stdlib: PathBuf::from(lines[3]),
+        })
+    }
+}
+
+/// One source to compile.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Where the source was read (for messages).
+    pub path: PathBuf,
+    /// What the code object's `co_filename` will be.
+    pub co_filename: PathBuf,
+    pub source: Vec<u8>,
+}
+
+/// Why a source did not compile.
+#[derive(Debug, Clone)]
+pub struct CompileError {
+    pub path: PathBuf,
+    pub line: u32,
+    pub message: String,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+        } else {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        }
+    }
+}
+
+struct Worker {
+    child: Child,
+    to: BufWriter<ChildStdin>,
+    from: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    fn start(interp: &Interpreter, optimize: u8) -> Result<Worker> {
+        let mut child = python_command(&interp.path)
+            .arg("-c")
+            .arg(WORKER)
+            .arg(optimize.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                anyhow!(
+                    "--python {}: cannot start a compiler worker: {e}",
+                    interp.path.display()
+                )
+            })?;
+        let to = BufWriter::new(child.stdin.take().expect("piped"));
+        let mut from = BufReader::new(child.stdout.take().expect("piped"));
+        let mut hello = [0u8; 8];
+        from.read_exact(&mut hello).with_context(|| {
+            format!(
+                "--python {}: the compiler worker did not start",
+                interp.path.display()
+            )
+        })?;
+        let tag = super::pyc::tag_of_magic(hello[4..].try_into().unwrap());
+        if &hello[..4] != b"OFZW" || tag != interp.tag {
+            bail!(
+                "--python {}: the compiler worker answered oddly (magic changed while building?)",
+                interp.path.display()
+            );
+        }
+        Ok(Worker { child, to, from })
+    }
+
+    /// Compile one source: Ok(Ok(marshal)) or Ok(Err(compile error)).
+    fn compile(&mut self, job: &Job) -> std::io::Result<Result<Vec<u8>, CompileError>> {
+        let name = path_bytes(&job.co_filename);
+        self.to.write_all(&(name.len() as u32).to_le_bytes())?;
+        self.to.write_all(&name)?;
+        self.to
+            .write_all(&(job.source.len() as u32).to_le_bytes())?;
+        self.to.write_all(&job.source)?;
+        self.to.flush()?;
+        let mut head = [0u8; 5];
+        self.from.read_exact(&mut head)?;
+        let len = u32::from_le_bytes(head[1..].try_into().unwrap()) as usize;
+        let mut payload = vec![0u8; len];
+        self.from.read_exact(&mut payload)?;
+        Ok(match head[0] {
+            0 => Ok(payload),
+            1 => {
+                let text = String::from_utf8_lossy(&payload);
+                let mut f = text.split('\0');
+                let line = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let col: u32 = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let msg = f.next().unwrap_or("").to_string();
+                let src = f.next().unwrap_or("");
+                let mut message = format!("SyntaxError: {msg}");
+                if !src.trim().is_empty() {
+                    message.push_str(&format!("\n    {}", src.trim_end()));
+                    if col > 0 {
+                        // Python's offset counts from the start of the raw line.
+                        let lead = src.len() - src.trim_start().len();
+                        let caret = (col as usize).saturating_sub(1).saturating_sub(lead);
+                        message.push_str(&format!("\n    {}^", " ".repeat(caret)));
+                    }
+                }
+                Err(CompileError {
+                    path: job.path.clone(),
+                    line,
+                    message,
+                })
+            }
+            _ => Err(CompileError {
+                path: job.path.clone(),
+                line: 0,
+                message: String::from_utf8_lossy(&payload).into_owned(),
+            }),
+        })
+    }
+
+    fn finish(mut self) {
+        drop(self.to);
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    p.to_string_lossy().into_owned().into_bytes()
+}
+
+/// What became of one source: marshal data, a compile error, or `None` if
+/// it was skipped after another source failed.
+pub type Outcome = Option<Result<Vec<u8>, CompileError>>;
+
+/// Compile `jobs` with up to `workers` worker processes. `done` is called
+/// after each source (for progress). Every source is attempted unless one
+/// fails, in which case the rest are skipped; the result holds each job's
+/// outcome, `None` for skipped ones. Errors are only for broken workers.
+pub fn compile_all(
+    interp: &Interpreter,
+    optimize: u8,
+    jobs: &[Job],
+    workers: usize,
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<Outcome>> {
+    let n = workers.clamp(1, jobs.len().max(1));
+    // Biggest sources first, so no worker is left with a long one at the end.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].source.len()));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Outcome>> = Mutex::new(vec![None; jobs.len()]);
+    let broken: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..n {
+            s.spawn(|| {
+                let mut w = match Worker::start(interp, optimize) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        broken.lock().unwrap().get_or_insert(e);
+                        return;
+                    }
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
+                    match w.compile(&jobs[i]) {
+                        Ok(r) => {
+                            if r.is_err() {
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                            results.lock().unwrap()[i] = Some(r);
+                            done();
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            broken.lock().unwrap().get_or_insert(anyhow!(
+                                "--python {}: a compiler worker died while compiling {}: {e}",
+                                interp.path.display(),
+                                jobs[i].path.display()
+                            ));
+                            let _ = w.child.kill();
+                            let _ = w.child.wait();
+                            return;
+                        }
+                    }
+                }
+                w.finish();
+            });
+        }
+    });
+    if let Some(e) = broken.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(results.into_inner().unwrap())
+}
