@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     Inspect(InspectArgs),
     Verify(VerifyArgs),
     Extract(ExtractArgs),
@@ -400,7 +400,7 @@ fn cmd_extract(a: ExtractArgs) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Build(a) => cmd_build(a).map(|_| true),
+        Cmd::Build(a) => cmd_build(*a).map(|_| true),
         Cmd::Inspect(a) => cmd_inspect(a).map(|_| true),
         Cmd::Verify(a) => cmd_verify(a),
         Cmd::Extract(a) => cmd_extract(a).map(|_| true),
