@@ -272,16 +272,29 @@ extern const unsigned char objfreeze__stop[] __asm("section$end$__TEXT$__objfree
 #define OBJFREEZE__START objfreeze__start
 #define OBJFREEZE__STOP objfreeze__stop
 #elif defined(_WIN32)
-/* The linker sorts .objfrz$a < .objfrz$m < .objfrz$z into one section. */
+/* The linker sorts .objfrz$a < .objfrz$m < .objfrz$z into one section, so
+   these two markers bracket every table. selectany: every translation unit
+   may define them, the linker keeps one. C++ needs `extern` to give a const
+   external linkage; C warns about it. */
+#ifdef __cplusplus
+#define OBJFREEZE__DEF extern
+#else
+#define OBJFREEZE__DEF
+#endif
 #if defined(_MSC_VER) && !defined(__clang__)
 #pragma section(".objfrz$a", read)
 #pragma section(".objfrz$z", read)
-__declspec(allocate(".objfrz$a")) __declspec(selectany) extern const unsigned char objfreeze__start[16] = {0};
-__declspec(allocate(".objfrz$z")) __declspec(selectany) extern const unsigned char objfreeze__stop[16] = {0};
+__declspec(allocate(".objfrz$a")) __declspec(selectany) __declspec(align(16))
+OBJFREEZE__DEF const unsigned char objfreeze__start[16] = {0};
+__declspec(allocate(".objfrz$z")) __declspec(selectany) __declspec(align(16))
+OBJFREEZE__DEF const unsigned char objfreeze__stop[16] = {0};
 #else
-__attribute__((section(".objfrz$a"), selectany, aligned(16))) extern const unsigned char objfreeze__start[16] = {0};
-__attribute__((section(".objfrz$z"), selectany, aligned(16))) extern const unsigned char objfreeze__stop[16] = {0};
+__attribute__((section(".objfrz$a"), selectany, aligned(16)))
+OBJFREEZE__DEF const unsigned char objfreeze__start[16] = {0};
+__attribute__((section(".objfrz$z"), selectany, aligned(16)))
+OBJFREEZE__DEF const unsigned char objfreeze__stop[16] = {0};
 #endif
+#undef OBJFREEZE__DEF
 #define OBJFREEZE__START (objfreeze__start + 16)
 #define OBJFREEZE__STOP objfreeze__stop
 #else
@@ -292,10 +305,21 @@ extern const unsigned char __stop_objfreeze[] __attribute__((weak, visibility("h
 #define OBJFREEZE__STOP __stop_objfreeze
 #endif
 
-/* The first sound table at or after p (4-byte steps skip linker padding). */
+/* The section bounds, passed through a volatile so the compiler cannot
+   reason about them as the separate objects they are declared as (the COFF
+   markers are 16-byte arrays; the tables lie between them). */
+OBJFREEZE_FN const unsigned char *objfreeze__launder(const unsigned char *p) {
+    const unsigned char *volatile v = p;
+    return v;
+}
+
+/* The first sound table at or after p, or after the section start when p is
+   NULL (4-byte steps skip linker padding). */
 OBJFREEZE_FN const objfreeze_table *objfreeze__scan(const unsigned char *p) {
-    const unsigned char *start = OBJFREEZE__START, *stop = OBJFREEZE__STOP;
-    if (start == NULL || stop == NULL || p == NULL) return NULL;
+    const unsigned char *start = objfreeze__launder(OBJFREEZE__START);
+    const unsigned char *stop = objfreeze__launder(OBJFREEZE__STOP);
+    if (start == NULL || stop == NULL) return NULL;
+    if (p == NULL) p = start;
     while ((uintptr_t)p % 4u != 0) p++;
     for (; p < stop && (size_t)(stop - p) >= OBJFREEZE_HEADER_SIZE; p += 4) {
         const objfreeze_table *t = (const objfreeze_table *)(const void *)p;
@@ -307,7 +331,7 @@ OBJFREEZE_FN const objfreeze_table *objfreeze__scan(const unsigned char *p) {
 /* Every table linked into the program in the default section, in link
    order: NULL gives the first; NULL after the last. */
 OBJFREEZE_FN const objfreeze_table *objfreeze_linked_next(const objfreeze_table *prev) {
-    if (prev == NULL) return objfreeze__scan(OBJFREEZE__START);
+    if (prev == NULL) return objfreeze__scan(NULL);
     return objfreeze__scan(objfreeze__base(prev) + prev->total_size);
 }
 

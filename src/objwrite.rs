@@ -140,6 +140,24 @@ pub fn write_object(target: &Target, place: &Placement, table: &[u8]) -> Result<
             v.sdk = minos;
             obj.set_macho_build_version(v);
         }
+        BinaryFormat::Coff if target.arch == object::Architecture::I386 => {
+            // `@feat.00` bit 0 declares the object safe for /SAFESEH (it has
+            // no code, so no exception handlers to register); without it
+            // lld-link and link.exe refuse to link an i686 image.
+            obj.add_symbol(Symbol {
+                name: b"@feat.00".to_vec(),
+                value: 1,
+                size: 0,
+                kind: SymbolKind::Unknown,
+                scope: SymbolScope::Compilation,
+                weak: false,
+                section: SymbolSection::Absolute,
+                flags: SymbolFlags::Coff {
+                    typ: pe::SymbolType(0),
+                    storage_class: pe::IMAGE_SYM_CLASS_STATIC,
+                },
+            });
+        }
         _ => {}
     }
     Ok(obj.write()?)
