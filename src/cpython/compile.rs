@@ -66,7 +66,11 @@ def main():
         except Exception as e:
             send(2, ("%s: %s" % (type(e).__name__, e)).encode("utf-8", "backslashreplace"))
             continue
-        send(0, marshal.dumps(code))
+        data = marshal.dumps(code)
+        # marshal marks objects shared by reference count: drop this code
+        # before compiling the next source, as a fresh process would.
+        del code, src
+        send(0, data)
 main()
 "#;
 
