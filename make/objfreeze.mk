@@ -5,14 +5,16 @@
 #     include path/to/objfreeze/make/objfreeze.mk
 #     OBJFREEZE_PYTHON := python3.11
 #     $(eval $(call objfreeze_object,build/app_frozen.o,--manifest app.toml))
-#     $(eval $(call objfreeze_object,build/pkg.o,--tree src))
+#     $(eval $(call objfreeze_object,build/pkg.o,--tree src/pkg --symbol pkg_modules))
 #     app: main.o build/app_frozen.o build/pkg.o ; $(CC) -o $@ $^
 #
 # $(call objfreeze_object,OUT,FLAGS[,PREREQUISITES]) defines the rule that
 # writes the object OUT by running `$(OBJFREEZE) build -o OUT FLAGS` plus the
 # flags the variables below select. FLAGS says what goes in: `--manifest
 # FILE.toml`, `--tree DIR`, `--stdlib`, `-m NAME=FILE`, `-p NAME=FILE`, ...
-# (anything `objfreeze build` takes; see `objfreeze build --help`). A comma
+# (anything `objfreeze build` takes; see `objfreeze build --help`). Objects
+# linked into one program need distinct --symbol names (C finds them all
+# through objfreeze_linked_next, whatever their names). A comma
 # cannot appear in FLAGS itself: put such a value in a variable. The
 # optional PREREQUISITES are inputs that other rules generate (e.g. .luac or
 # .pyc files): make brings them up to date first. Inputs that exist already

@@ -113,8 +113,8 @@ int main(void) {
             r#"include {root}/make/objfreeze.mk
 OBJFREEZE_PYTHON := {python}
 OBJFREEZE_CACHE_DIR := cache
-$(eval $(call objfreeze_object,out/app.o,--tree src/app))
-$(eval $(call objfreeze_object,out/tools.o,--tree src/tools))
+$(eval $(call objfreeze_object,out/app.o,--tree src/app --symbol app_modules))
+$(eval $(call objfreeze_object,out/tools.o,--tree src/tools --symbol tools_modules))
 
 all: prog
 prog: main.c out/app.o out/tools.o
