@@ -1,0 +1,275 @@
+/* frozen.c - a drop-in for CPython's Python/frozen.c (3.11-3.13) that takes
+ * the frozen modules from objfreeze tables instead of C arrays.
+ *
+ * It defines what Python/import.c reads: _PyImport_FrozenBootstrap,
+ * _PyImport_FrozenStdlib, _PyImport_FrozenTest, _PyImport_FrozenAliases and
+ * PyImport_FrozenModules. The sections come from three tables linked beside
+ * it (symbols overridable with -D):
+ *
+ *   OBJFREEZE_BOOTSTRAP_TABLE  objfreeze_cpython_bootstrap  _frozen_importlib,
+ *                              _frozen_importlib_external, zipimport
+ *   OBJFREEZE_STDLIB_TABLE     objfreeze_cpython_stdlib     what -X frozen_modules=on adds
+ *   OBJFREEZE_TEST_TABLE       objfreeze_cpython_test       __hello__, __phello__, ...
+ *
+ * Aliases come from the tables' origin records (`objfreeze build --alias`):
+ * an entry whose origin is a module frozen as a package gets CPython's
+ * "<pkg" spelling (code from that package's __init__), one whose origin is a
+ * file path (holds '/' or '\\') gets NULL (frozen only: no stdlib source),
+ * any other keeps its origin name.
+ *
+ * Nothing is copied: names and marshal data stay in the tables' read-only
+ * section; only the small struct _frozen arrays are built, once, by a
+ * constructor that runs before main (and so before Py_Initialize). Each
+ * section is one table, so it is sorted by name, which lets the lookups in
+ * objfreeze_fork.h binary-search it.
+ *
+ * Before any frozen module runs, every table is checked (objfreeze_check) and
+ * its interpreter tag compared with this CPython's bytecode magic; a damaged
+ * table or one written for another Python version stops the program with a
+ * message naming it.
+ *
+ * Compile it as Python/frozen.c is compiled (the core CFLAGS, which give
+ * -IInclude/internal and Py_BUILD_CORE), plus -I for objfreeze.h and
+ * objfreeze_fork.h.
+ *
+ * MIT License. See LICENSE.
+ */
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
+#endif
+#include "Python.h"
+#include "pycore_import.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OBJFREEZE_NO_LINKED
+#include "objfreeze.h"
+#include "objfreeze_fork.h"
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
+#error "objfreeze's drop-in frozen.c is for CPython 3.11 to 3.13"
+#endif
+
+#ifndef OBJFREEZE_BOOTSTRAP_TABLE
+#define OBJFREEZE_BOOTSTRAP_TABLE objfreeze_cpython_bootstrap
+#endif
+#ifndef OBJFREEZE_STDLIB_TABLE
+#define OBJFREEZE_STDLIB_TABLE objfreeze_cpython_stdlib
+#endif
+#ifndef OBJFREEZE_TEST_TABLE
+#define OBJFREEZE_TEST_TABLE objfreeze_cpython_test
+#endif
+
+/* The bytecode magic (the number in importlib's MAGIC_NUMBER) the tables must
+   carry. A fork that changes bytecode passes its own with -D; the default is
+   the release value of each version. */
+#ifndef OBJFREEZE_CPYTHON_MAGIC
+#if PY_MINOR_VERSION == 11
+#define OBJFREEZE_CPYTHON_MAGIC 3495
+#elif PY_MINOR_VERSION == 12
+#define OBJFREEZE_CPYTHON_MAGIC 3531
+#else
+#define OBJFREEZE_CPYTHON_MAGIC 3571
+#endif
+#endif
+
+OBJFREEZE_DECLARE_TABLE(OBJFREEZE_BOOTSTRAP_TABLE);
+OBJFREEZE_DECLARE_TABLE(OBJFREEZE_STDLIB_TABLE);
+OBJFREEZE_DECLARE_TABLE(OBJFREEZE_TEST_TABLE);
+
+#define OBJFREEZE__STR2(x) #x
+#define OBJFREEZE__STR(x) OBJFREEZE__STR2(x)
+
+enum { SECTIONS = 3 };
+
+static const struct {
+    const objfreeze_table *table;
+    const char *symbol;
+} sections[SECTIONS] = {
+    {&OBJFREEZE_BOOTSTRAP_TABLE, OBJFREEZE__STR(OBJFREEZE_BOOTSTRAP_TABLE)},
+    {&OBJFREEZE_STDLIB_TABLE, OBJFREEZE__STR(OBJFREEZE_STDLIB_TABLE)},
+    {&OBJFREEZE_TEST_TABLE, OBJFREEZE__STR(OBJFREEZE_TEST_TABLE)},
+};
+
+/* Until the constructor runs the sections are empty, never dangling. */
+static const struct _frozen no_modules[1];
+static const struct _module_alias no_aliases[1];
+
+const struct _frozen *_PyImport_FrozenBootstrap = no_modules;
+const struct _frozen *_PyImport_FrozenStdlib = no_modules;
+const struct _frozen *_PyImport_FrozenTest = no_modules;
+const struct _module_alias *_PyImport_FrozenAliases = no_aliases;
+
+/* Embedding applications may point this at their own modules; import.c
+   consults it after the bootstrap section and before the stdlib one. */
+const struct _frozen *PyImport_FrozenModules = NULL;
+
+/* Each section's array and length (without the sentinel), for the lookups. */
+static const struct _frozen *section_base[SECTIONS];
+static size_t section_len[SECTIONS];
+static const struct _module_alias *alias_base;
+static size_t alias_len;
+
+static void fail(const char *symbol, const char *why, unsigned long a, unsigned long b)
+{
+    fprintf(stderr, "objfreeze frozen.c: table %s: ", symbol);
+    fprintf(stderr, why, a, b);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* The origin's entry if it is frozen as a package in any section. */
+static int origin_is_package(const char *origin)
+{
+    int s;
+    for (s = 0; s < SECTIONS; s++) {
+        const objfreeze_entry *e = objfreeze_find(sections[s].table, origin);
+        if (e != NULL && objfreeze_entry_is_package(e)) return 1;
+    }
+    return 0;
+}
+
+/* CPython's spelling of an origin record; `buf` receives "<pkg" forms. */
+static const char *cpython_origin(const char *origin, char **buf)
+{
+    size_t n;
+    if (origin[0] == '<') return origin;
+    if (strchr(origin, '/') != NULL || strchr(origin, '\\') != NULL) return NULL;
+    if (!origin_is_package(origin)) return origin;
+    n = strlen(origin);
+    (*buf)[0] = '<';
+    memcpy(*buf + 1, origin, n + 1);
+    origin = *buf;
+    *buf += n + 2;
+    return origin;
+}
+
+static int alias_cmp(const void *a, const void *b)
+{
+    const struct _module_alias *x = (const struct _module_alias *)a;
+    const struct _module_alias *y = (const struct _module_alias *)b;
+    int c = strcmp(x->name, y->name);
+    /* Equal names (one module in two sections): keep section order, as
+       CPython's linear scan would find the first. */
+    if (c == 0) return x < y ? -1 : (x > y ? 1 : 0);
+    return c;
+}
+
+static void objfreeze_fork_init(void)
+{
+    size_t modules = 0, aliases = 0, origin_bytes = 0;
+    struct _frozen *mods;
+    struct _module_alias *al, *al_start;
+    char *strings;
+    int s;
+    uint32_t i;
+
+    for (s = 0; s < SECTIONS; s++) {
+        const objfreeze_table *t = sections[s].table;
+        if (objfreeze_check(t) != 0)
+            fail(sections[s].symbol, "not a sound objfreeze table (damaged, or written by another format version)", 0, 0);
+        if (t->tag_kind != OBJFREEZE_TAG_CPYTHON || (t->tag & 0xffffu) != OBJFREEZE_CPYTHON_MAGIC)
+            fail(sections[s].symbol,
+                 "holds bytecode with magic %lu, but this is CPython " PY_VERSION
+                 " (magic %lu): rebuild the tables with this version's interpreter",
+                 (unsigned long)(t->tag_kind == OBJFREEZE_TAG_CPYTHON ? (t->tag & 0xffffu) : 0),
+                 (unsigned long)OBJFREEZE_CPYTHON_MAGIC);
+        for (i = 0; i < objfreeze_count(t); i++) {
+            const objfreeze_entry *e = objfreeze_entry_at(t, i);
+            if (objfreeze_entry_size(e) > (uint32_t)INT_MAX)
+                fail(sections[s].symbol, "module %lu is too large for struct _frozen", (unsigned long)i, 0);
+            if (objfreeze_entry_is_alias(e)) {
+                aliases++;
+                origin_bytes += e->origin_len + 2;
+            }
+        }
+        modules += objfreeze_count(t) + 1;
+    }
+
+    mods = (struct _frozen *)calloc(modules, sizeof *mods);
+    al = (struct _module_alias *)calloc(aliases + 1, sizeof *al);
+    strings = (char *)malloc(origin_bytes + 1);
+    if (mods == NULL || al == NULL || strings == NULL)
+        fail(sections[0].symbol, "out of memory for %lu modules", (unsigned long)modules, 0);
+
+    al_start = al;
+    for (s = 0; s < SECTIONS; s++) {
+        const objfreeze_table *t = sections[s].table;
+        section_base[s] = mods;
+        section_len[s] = objfreeze_count(t);
+        for (i = 0; i < objfreeze_count(t); i++) {
+            const objfreeze_entry *e = objfreeze_entry_at(t, i);
+            /* calloc left get_code (3.11, 3.12) NULL: the code is unmarshalled. */
+            mods->name = objfreeze_entry_name(t, e);
+            mods->code = objfreeze_entry_data(t, e);
+            mods->size = (int)objfreeze_entry_size(e);
+            mods->is_package = objfreeze_entry_is_package(e);
+            mods++;
+            if (objfreeze_entry_is_alias(e)) {
+                al->name = objfreeze_entry_name(t, e);
+                al->orig = cpython_origin(objfreeze_entry_origin(t, e), &strings);
+                al++;
+            }
+        }
+        mods++; /* the zeroed sentinel */
+    }
+    qsort(al_start, aliases, sizeof *al_start, alias_cmp);
+    alias_base = al_start;
+    alias_len = aliases;
+
+    _PyImport_FrozenBootstrap = section_base[0];
+    _PyImport_FrozenStdlib = section_base[1];
+    _PyImport_FrozenTest = section_base[2];
+    _PyImport_FrozenAliases = alias_base;
+}
+
+/* Run before main: import.c reads the section pointers directly, and the
+   first import happens inside Py_Initialize. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#pragma section(".CRT$XCU", read)
+__declspec(allocate(".CRT$XCU")) void (*objfreeze_fork_init_ptr)(void) = objfreeze_fork_init;
+#else
+__attribute__((constructor)) static void objfreeze_fork_ctor(void) { objfreeze_fork_init(); }
+#endif
+
+const struct _frozen *_PyImport_FrozenSectionFind(const struct _frozen *section, const char *name)
+{
+    int s;
+    for (s = 0; s < SECTIONS; s++) {
+        if (section == section_base[s] && section != NULL) {
+            size_t lo = 0, hi = section_len[s];
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(section[mid].name, name);
+                if (c == 0) return &section[mid];
+                if (c < 0) lo = mid + 1;
+                else hi = mid;
+            }
+            return NULL;
+        }
+    }
+    for (; section != NULL && section->name != NULL; section++)
+        if (strcmp(section->name, name) == 0) return section;
+    return NULL;
+}
+
+int _PyImport_FrozenAliasFind(const char *name, const char **orig)
+{
+    size_t lo = 0, hi = alias_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(alias_base[mid].name, name);
+        if (c == 0) {
+            /* The first of equal names, as a linear scan would find. */
+            while (mid > 0 && strcmp(alias_base[mid - 1].name, name) == 0) mid--;
+            if (orig != NULL) *orig = alias_base[mid].orig;
+            return 1;
+        }
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
