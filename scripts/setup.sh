@@ -13,7 +13,7 @@ pkgs=(
   gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
   gcc-i686-linux-gnu libc6-dev-i386-cross
   gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 wine wine64
-  autoconf make lua5.4 liblua5.4-dev
+  g++ autoconf make lua5.4 liblua5.4-dev
   hyperfine strace valgrind xxd binutils time
 )
 missing=()

@@ -128,10 +128,12 @@ fn scan<'a>(
                 .sections
                 .iter()
                 .map(|s| {
-                    let name = match (s.name_offset(), &strings) {
-                        (Ok(Some(off)), Some(st)) => st.get_at(off).unwrap_or("").to_string(),
-                        _ => s.name().unwrap_or("").to_string(),
-                    };
+                    // Names over 8 bytes live in the string table; goblin
+                    // resolves them into real_name.
+                    let name = s
+                        .real_name
+                        .clone()
+                        .unwrap_or_else(|| s.name().unwrap_or("").to_string());
                     let data = slice(
                         bytes,
                         s.pointer_to_raw_data as u64,

@@ -117,6 +117,20 @@ fn include() -> String {
 }
 
 const CFLAGS: &[&str] = &["-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic"];
+/// The same, compiling a `.c` file as C++.
+const CXXFLAGS: &[&str] = &[
+    "-x",
+    "c++",
+    "-std=c++11",
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-pedantic",
+];
+
+fn second_tu_c() -> PathBuf {
+    cdir().join("second_tu.c")
+}
 
 // ---- running tools ---------------------------------------------------------
 
@@ -171,6 +185,7 @@ fn run_program(runner: &[&str], exe: &Path) -> String {
 /// One table as `objfreeze inspect --json` reports it.
 #[derive(Clone, Debug)]
 struct TableInfo {
+    section: String,
     tag: u64,
     size: u64,
     digest: String,
@@ -217,6 +232,7 @@ fn tables(file: &Path, inputs: &Inputs) -> Vec<TableInfo> {
         }
         assert_eq!(t["count"].as_u64(), Some(modules.len() as u64));
         out.push(TableInfo {
+            section: t["section"].as_str().unwrap().to_string(),
             tag: t["tag"].as_u64().unwrap(),
             size: t["size"].as_u64().unwrap(),
             digest: t["digest"].as_str().unwrap().to_string(),
@@ -258,6 +274,12 @@ fn blocks<'a>(text: &'a str, head: &str) -> Vec<&'a str> {
 /// lists every input module and `verify` passes.
 fn check_object(obj: &Path, fmt: Fmt, symbol: &str, inputs: &Inputs) -> TableInfo {
     let info = one_table(obj, inputs);
+    let section = match fmt {
+        Fmt::Elf => "objfreeze",
+        Fmt::MachO => "__TEXT,__objfreeze",
+        Fmt::Coff => ".objfrz$m",
+    };
+    assert_eq!(info.section, section, "{}", obj.display());
     let names: Vec<&str> = info.modules.iter().map(|m| m.name.as_str()).collect();
     let want: Vec<&str> = inputs.modules.keys().map(String::as_str).collect();
     assert_eq!(names, want, "inspect must list every module, sorted");
@@ -371,7 +393,12 @@ fn check_object(obj: &Path, fmt: Fmt, symbol: &str, inputs: &Inputs) -> TableInf
 
 /// What listing.c must print: the table at `symbol` (if any) read directly,
 /// then every linked table in link order.
-fn expected_listing(direct: Option<(&str, &TableInfo)>, linked: &[&TableInfo]) -> String {
+/// With `second`, listing.c was built with -DSECOND_TU.
+fn expected_listing(
+    direct: Option<(&str, &TableInfo)>,
+    linked: &[&TableInfo],
+    second: bool,
+) -> String {
     let mut s = String::new();
     if let Some((sym, t)) = direct {
         s += &format!(
@@ -400,7 +427,11 @@ fn expected_listing(direct: Option<(&str, &TableInfo)>, linked: &[&TableInfo]) -
             );
         }
     }
-    s += &format!("lfind-absent null=1\nlinked-tables {}\nend\n", linked.len());
+    s += &format!("lfind-absent null=1\nlinked-tables {}\n", linked.len());
+    if second {
+        s += &format!("second-tu {}\n", linked.len());
+    }
+    s += "end\n";
     s
 }
 
@@ -449,7 +480,7 @@ fn elf_target(triple: &str, cc: &str, runner: &[&str]) {
             .arg("-o")
             .arg(&exe),
     );
-    let want = expected_listing(Some((SYM, &info)), &[&info]);
+    let want = expected_listing(Some((SYM, &info)), &[&info], false);
     assert_listing(&run_program(runner, &exe), &want, triple);
 }
 
@@ -469,7 +500,7 @@ fn elf_qemu(triple: &str, gnu: &str, qemu_arch: &str) {
 
 #[test]
 fn elf_x86_64_native_gnu_ld_and_lld_pie_nopie_gc_sections() {
-    if !have_all(&["gcc", "ld.lld", "llvm-readobj"]) {
+    if !have_all(&["gcc", "clang", "ld.lld", "llvm-readobj"]) {
         return;
     }
     let Some(inputs) = inputs() else { return };
@@ -477,31 +508,29 @@ fn elf_x86_64_native_gnu_ld_and_lld_pie_nopie_gc_sections() {
     let dir = workdir(triple);
     let obj = build_obj(&dir, "table.o", triple, None, &inputs.all());
     let info = check_object(&obj, Fmt::Elf, SYM, inputs);
-    let want = expected_listing(Some((SYM, &info)), &[&info]);
-    for ld in ["bfd", "lld"] {
-        for pie in ["-pie", "-no-pie"] {
-            for gc in [false, true] {
-                let what = format!("gcc -fuse-ld={ld} {pie} gc-sections={gc}");
-                let exe = dir.join(format!("listing-{ld}{pie}-{gc}"));
-                let mut cmd = Command::new("gcc");
-                cmd.args(CFLAGS)
-                    .arg(include())
-                    .arg(format!("-fuse-ld={ld}"))
-                    .arg(pie);
-                if gc {
-                    cmd.args([
-                        "-ffunction-sections",
-                        "-fdata-sections",
-                        "-Wl,--gc-sections",
-                    ]);
+    let want = expected_listing(Some((SYM, &info)), &[&info], false);
+    for cc in ["gcc", "clang"] {
+        for ld in ["bfd", "lld"] {
+            for pie in ["-pie", "-no-pie"] {
+                for gc in [false, true] {
+                    let what = format!("{cc} -fuse-ld={ld} {pie} gc-sections={gc}");
+                    let exe = dir.join(format!("listing-{cc}-{ld}{pie}-{gc}"));
+                    let mut cmd = Command::new(cc);
+                    cmd.args(CFLAGS)
+                        .arg(include())
+                        .arg(format!("-fuse-ld={ld}"))
+                        .arg(pie);
+                    if gc {
+                        cmd.args(GC);
+                    }
+                    cmd.arg(format!("-DTABLE={SYM}"))
+                        .arg(listing_c())
+                        .arg(&obj)
+                        .arg("-o")
+                        .arg(&exe);
+                    quiet(&mut cmd);
+                    assert_listing(&stdout(&mut Command::new(&exe)), &want, &what);
                 }
-                cmd.arg(format!("-DTABLE={SYM}"))
-                    .arg(listing_c())
-                    .arg(&obj)
-                    .arg("-o")
-                    .arg(&exe);
-                quiet(&mut cmd);
-                assert_listing(&stdout(&mut Command::new(&exe)), &want, &what);
             }
         }
     }
@@ -585,9 +614,10 @@ fn msvc_tools() -> bool {
 }
 
 impl Msvc {
-    /// Compile listing.c (with `-DTABLE=` when `table` is set) and link it
-    /// with `objs` (tables, padding) into `exe`.
-    fn link(&self, dir: &Path, table: bool, objs: &[&Path], exe: &Path) {
+    /// Compile listing.c (with `-DTABLE=` when `table` is set; with
+    /// second_tu.c compiled as C++ when `second` is) and link it with `objs`
+    /// (tables, padding) into `exe`.
+    fn link(&self, dir: &Path, table: bool, second: bool, objs: &[&Path], exe: &Path) {
         let mut libs = Vec::new();
         for def in [self.kernel32_def, "ntdll.def"] {
             let lib = dir.join(def.replace(".def", ".lib"));
@@ -613,13 +643,31 @@ impl Msvc {
         if table {
             cc.arg(format!("-DTABLE={SYM}"));
         }
+        let mut mains = vec![main.clone()];
+        if second {
+            cc.arg("-DSECOND_TU");
+            let obj = exe.with_extension("second.obj");
+            quiet(
+                Command::new("clang")
+                    .arg(format!("--target={}", self.clang_target))
+                    .arg("-ffreestanding")
+                    .args(CXXFLAGS)
+                    .arg(include())
+                    .arg(format!("-I{}", cdir().join("sdkstub").display()))
+                    .arg("-c")
+                    .arg(second_tu_c())
+                    .arg("-o")
+                    .arg(&obj),
+            );
+            mains.push(obj);
+        }
         quiet(cc.arg("-c").arg(listing_c()).arg("-o").arg(&main));
         quiet(
             Command::new("lld-link")
                 .args(["/nologo", "/subsystem:console", "/nodefaultlib"])
                 .arg(format!("/machine:{}", self.machine))
                 .arg(format!("/out:{}", exe.display()))
-                .arg(&main)
+                .args(&mains)
                 .args(objs)
                 .args(&libs),
         );
@@ -640,11 +688,15 @@ impl Msvc {
     }
 }
 
-fn mingw_link(cc: &str, extra: &[&str], table: bool, objs: &[&Path], exe: &Path) {
+/// With `second`, second_tu.c is compiled as C beside listing.c.
+fn mingw_link(cc: &str, extra: &[&str], table: bool, second: bool, objs: &[&Path], exe: &Path) {
     let mut cmd = Command::new(cc);
     cmd.args(CFLAGS).arg(include()).args(extra);
     if table {
         cmd.arg(format!("-DTABLE={SYM}"));
+    }
+    if second {
+        cmd.arg("-DSECOND_TU").arg(second_tu_c());
     }
     quiet(cmd.arg(listing_c()).args(objs).arg("-o").arg(exe));
 }
@@ -691,10 +743,10 @@ fn coff_x86_64_mingw_gnu_ld_and_lld_wine() {
     }
     let Some(inputs) = inputs() else { return };
     let (dir, obj, info) = coff_object("x86_64-pc-windows-gnu", inputs, false);
-    let want = expected_listing(Some((SYM, &info)), &[&info]);
+    let want = expected_listing(Some((SYM, &info)), &[&info], false);
     for (name, extra) in [("bfd", &[][..]), ("lld", &["-fuse-ld=lld"][..])] {
         let exe = dir.join(format!("listing-{name}.exe"));
-        mingw_link(cc, extra, true, &[&obj], &exe);
+        mingw_link(cc, extra, true, false, &[&obj], &exe);
         check_pe_image(&exe, &[&info], inputs);
         assert_listing(&wine(&exe), &want, &format!("mingw {name}"));
     }
@@ -708,9 +760,9 @@ fn coff_x86_64_msvc_lld_link_wine() {
     let Some(inputs) = inputs() else { return };
     let (dir, obj, info) = coff_object("x86_64-pc-windows-msvc", inputs, false);
     let exe = dir.join("listing.exe");
-    MSVC_X64.link(&dir, true, &[&obj], &exe);
+    MSVC_X64.link(&dir, true, false, &[&obj], &exe);
     check_pe_image(&exe, &[&info], inputs);
-    let want = expected_listing(Some((SYM, &info)), &[&info]);
+    let want = expected_listing(Some((SYM, &info)), &[&info], false);
     assert_listing(&wine(&exe), &want, "msvc x86_64");
 }
 
@@ -724,7 +776,7 @@ fn coff_i686_mingw_link() {
     let Some(inputs) = inputs() else { return };
     let (dir, obj, info) = coff_object("i686-pc-windows-gnu", inputs, true);
     let exe = dir.join("listing.exe");
-    mingw_link(cc, &[], true, &[&obj], &exe);
+    mingw_link(cc, &[], true, false, &[&obj], &exe);
     check_pe_image(&exe, &[&info], inputs);
 }
 
@@ -736,7 +788,7 @@ fn coff_i686_msvc_lld_link() {
     let Some(inputs) = inputs() else { return };
     let (dir, obj, info) = coff_object("i686-pc-windows-msvc", inputs, true);
     let exe = dir.join("listing.exe");
-    MSVC_X86.link(&dir, true, &[&obj], &exe);
+    MSVC_X86.link(&dir, true, false, &[&obj], &exe);
     check_pe_image(&exe, &[&info], inputs);
 }
 
@@ -748,7 +800,7 @@ fn coff_aarch64_msvc_lld_link() {
     let Some(inputs) = inputs() else { return };
     let (dir, obj, info) = coff_object("aarch64-pc-windows-msvc", inputs, false);
     let exe = dir.join("listing.exe");
-    MSVC_ARM64.link(&dir, true, &[&obj], &exe);
+    MSVC_ARM64.link(&dir, true, false, &[&obj], &exe);
     check_pe_image(&exe, &[&info], inputs);
 }
 
@@ -782,10 +834,14 @@ fn macho_tools() -> bool {
 
 impl Mac {
     fn compile(&self, src: &Path, table: bool, out: &Path) {
+        self.compile_with(CFLAGS, src, table, out)
+    }
+
+    fn compile_with(&self, flags: &[&str], src: &Path, table: bool, out: &Path) {
         let mut cc = Command::new("clang");
         cc.arg(format!("--target={}", self.clang_target))
             .arg("-ffreestanding")
-            .args(CFLAGS)
+            .args(flags)
             .arg(include())
             .arg(format!("-I{}", cdir().join("sdkstub").display()));
         if table {
@@ -981,7 +1037,8 @@ fn with_pads<'a>(objs: &'a [PathBuf], pad: &'a Path) -> Vec<&'a Path> {
     vec![&objs[0], pad, &objs[1], pad, &objs[2]]
 }
 
-fn linked_elf(triple: &str, cc: &str, runner: &[&str], variants: &[&[&str]]) {
+/// `cxx`: compile second_tu.c as C++ with it (else as C with `cc`).
+fn linked_elf(triple: &str, cc: &str, cxx: Option<&str>, runner: &[&str], variants: &[&[&str]]) {
     let Some(inputs) = inputs() else { return };
     let dir = workdir(&format!("linked-{triple}"));
     let (objs, infos) = three_tables(&dir, triple, "o", inputs);
@@ -994,9 +1051,29 @@ fn linked_elf(triple: &str, cc: &str, runner: &[&str], variants: &[&[&str]]) {
             .arg("-o")
             .arg(&pad),
     );
+    let second = dir.join("second_tu.o");
+    let mut c2 = match cxx {
+        Some(cxx) => {
+            let mut c = Command::new(cxx);
+            c.args(CXXFLAGS);
+            c
+        }
+        None => {
+            let mut c = Command::new(cc);
+            c.args(CFLAGS);
+            c
+        }
+    };
+    quiet(
+        c2.arg(include())
+            .arg("-c")
+            .arg(second_tu_c())
+            .arg("-o")
+            .arg(&second),
+    );
     let linked: Vec<&TableInfo> = infos.iter().collect();
-    let want = expected_listing(None, &linked);
-    let want_none = expected_listing(None, &[]);
+    let want = expected_listing(None, &linked, true);
+    let want_none = expected_listing(None, &[], true);
     let sum: u64 = infos.iter().map(|t| t.size).sum();
     for (i, flags) in variants.iter().enumerate() {
         let what = format!("{cc} {}", flags.join(" "));
@@ -1006,7 +1083,9 @@ fn linked_elf(triple: &str, cc: &str, runner: &[&str], variants: &[&[&str]]) {
                 .args(CFLAGS)
                 .arg(include())
                 .args(*flags)
+                .arg("-DSECOND_TU")
                 .arg(listing_c())
+                .arg(&second)
                 .args(with_pads(&objs, &pad))
                 .arg("-o")
                 .arg(&exe),
@@ -1035,7 +1114,9 @@ fn linked_elf(triple: &str, cc: &str, runner: &[&str], variants: &[&[&str]]) {
                 .args(CFLAGS)
                 .arg(include())
                 .args(*flags)
+                .arg("-DSECOND_TU")
                 .arg(listing_c())
+                .arg(&second)
                 .arg("-o")
                 .arg(&none),
         );
@@ -1055,7 +1136,7 @@ const GC: [&str; 3] = [
 
 #[test]
 fn linked_tables_elf_native() {
-    if !have_all(&["gcc", "ld.lld", "llvm-readobj"]) {
+    if !have_all(&["gcc", "g++", "ld.lld", "llvm-readobj"]) {
         return;
     }
     let v: Vec<Vec<&str>> = ["-fuse-ld=bfd", "-fuse-ld=lld"]
@@ -1069,7 +1150,7 @@ fn linked_tables_elf_native() {
         })
         .collect();
     let v: Vec<&[&str]> = v.iter().map(Vec::as_slice).collect();
-    linked_elf("x86_64-unknown-linux-gnu", "gcc", &[], &v);
+    linked_elf("x86_64-unknown-linux-gnu", "gcc", Some("g++"), &[], &v);
 }
 
 #[test]
@@ -1080,7 +1161,13 @@ fn linked_tables_elf_aarch64_qemu() {
     }
     let q = qemu("aarch64", "aarch64-linux-gnu");
     let r: Vec<&str> = q.iter().map(String::as_str).collect();
-    linked_elf("aarch64-unknown-linux-gnu", cc, &r, &[&GC[..], &[][..]]);
+    linked_elf(
+        "aarch64-unknown-linux-gnu",
+        cc,
+        None,
+        &r,
+        &[&GC[..], &[][..]],
+    );
 }
 
 #[test]
@@ -1109,18 +1196,18 @@ fn linked_tables_coff_wine() {
                     .arg("-o")
                     .arg(&pad),
             );
-            mingw_link(cc, &[], false, &with_pads(&objs, &pad), &exe);
-            mingw_link(cc, &[], false, &[], &none);
+            mingw_link(cc, &[], false, true, &with_pads(&objs, &pad), &exe);
+            mingw_link(cc, &[], false, true, &[], &none);
         } else {
             let pad = MSVC_X64.compile_pad(&dir);
-            MSVC_X64.link(&dir, false, &with_pads(&objs, &pad), &exe);
-            MSVC_X64.link(&dir, false, &[], &none);
+            MSVC_X64.link(&dir, false, true, &with_pads(&objs, &pad), &exe);
+            MSVC_X64.link(&dir, false, true, &[], &none);
         }
         check_pe_image(&exe, &linked, inputs);
-        assert_listing(&wine(&exe), &expected_listing(None, &linked), kind);
+        assert_listing(&wine(&exe), &expected_listing(None, &linked, true), kind);
         assert_listing(
             &wine(&none),
-            &expected_listing(None, &[]),
+            &expected_listing(None, &[], true),
             &format!("{kind}, no table"),
         );
     }
@@ -1140,8 +1227,13 @@ fn linked_tables_macho_link() {
         let pad = dir.join("pad.o");
         mac.compile(&cdir().join("pad.c"), false, &pad);
         let main = dir.join("listing.o");
-        mac.compile(&listing_c(), false, &main);
-        let mut all = vec![main.as_path()];
+        let flags: Vec<&str> = CFLAGS.iter().copied().chain(["-DSECOND_TU"]).collect();
+        mac.compile_with(&flags, &listing_c(), false, &main);
+        let second = dir.join("second_tu.o");
+        // no C++ standard library here, and the header needs none
+        let cxx: Vec<&str> = CXXFLAGS.iter().copied().chain(["-nostdinc++"]).collect();
+        mac.compile_with(&cxx, &second_tu_c(), false, &second);
+        let mut all = vec![main.as_path(), second.as_path()];
         all.extend(with_pads(&objs, &pad));
         for dead_strip in [false, true] {
             let exe = dir.join(format!("linked-{dead_strip}"));
@@ -1166,7 +1258,7 @@ fn linked_tables_macho_link() {
         }
         // a program that links no table still links: the section is empty
         let none = dir.join("none");
-        mac.link(&[&main], true, &none);
+        mac.link(&[&main, &second], true, &none);
         let (size, _) = macho_section(&none);
         assert_eq!(size, 0);
     }

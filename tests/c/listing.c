@@ -8,6 +8,8 @@
  *                 walk it, find every entry by name, probe absent names.
  *   (always)      walk every linker-collected table with objfreeze_linked_next
  *                 and find each module again with objfreeze_linked_find.
+ *   -DSECOND_TU   also report how many tables second_tu.c (another
+ *                 translation unit, maybe C++) walks.
  *   -DLISTING_NOCRT   Windows without a C runtime: output via kernel32
  *                 WriteFile, entry point mainCRTStartup (lld-link default).
  *
@@ -19,6 +21,7 @@
  *   lmodule I NAME size=N pkg=P sum=HEX first=J   (J: table linked_find chose)
  *   lfind-absent null=1
  *   linked-tables N
+ *   second-tu N                        (with -DSECOND_TU)
  *   end
  * SUM is 32-bit FNV-1a of the module's bytes.
  */
@@ -225,11 +228,20 @@ static void list_linked(void) {
     put("\n");
 }
 
+#ifdef SECOND_TU
+int listing_second_tu_count(void);
+#endif
+
 static int run(void) {
 #ifdef TABLE
     list_table();
 #endif
     list_linked();
+#ifdef SECOND_TU
+    put("second-tu ");
+    put_int(listing_second_tu_count());
+    put("\n");
+#endif
     put("end\n");
     if (out_overflow) return 2;
     return flush_out();
