@@ -44,9 +44,10 @@
 #                        (--python). It must be the same Python version as
 #                        the interpreter that will run the table (in a cross
 #                        build: a build-machine python of the target's
-#                        version). Default: python3. Set it empty for tables
-#                        that need no compiling (.pyc inputs, Lua, raw
-#                        bytecode): then no --python is passed.
+#                        version). Empty (the default): no --python is
+#                        passed, which suits tables that need no compiling
+#                        (.pyc inputs, Lua, raw bytecode) and manifests that
+#                        name their `python` (a --python would override it).
 #   OBJFREEZE_CACHE_DIR  Bytecode cache directory (--cache-dir), so a rebuild
 #                        recompiles only changed sources. Empty (the default):
 #                        the tool's own default, the user's cache directory.
@@ -72,7 +73,7 @@ objfreeze__root := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(abspath $(lastw
 objfreeze__intree := $(objfreeze__root)/target/release/objfreeze
 OBJFREEZE ?= $(if $(wildcard $(objfreeze__intree)),$(objfreeze__intree),$(or $(shell command -v objfreeze 2>/dev/null),$(objfreeze__intree)))
 OBJFREEZE_TARGET ?=
-OBJFREEZE_PYTHON ?= python3
+OBJFREEZE_PYTHON ?=
 OBJFREEZE_CACHE_DIR ?=
 OBJFREEZE_FLAGS ?=
 OBJFREEZE_TOOL_DEP ?= $(if $(findstring /,$(OBJFREEZE)),$(if $(filter $(objfreeze__intree),$(OBJFREEZE)),$(OBJFREEZE),$(wildcard $(OBJFREEZE))))

@@ -87,6 +87,12 @@ fn make_fragment_builds_rebuilds_and_runs_parallel() {
         &d.join("src/tools/cli.py"),
         "import sys\ndef main():\n    print(sys.argv)\n",
     );
+    write(&d.join("extra/extra.py"), "EXTRA = True\n");
+    let manifest = format!(
+        "python = \"{}\"\nsymbol = \"extra_modules\"\n[[module]]\nname = \"extra\"\npath = \"extra/extra.py\"\n",
+        python.display()
+    );
+    write(&d.join("extra.toml"), &manifest);
     write(
         &d.join("main.c"),
         r#"#include <stdio.h>
@@ -115,10 +121,13 @@ OBJFREEZE_PYTHON := {python}
 OBJFREEZE_CACHE_DIR := cache
 $(eval $(call objfreeze_object,out/app.o,--tree src/app --symbol app_modules))
 $(eval $(call objfreeze_object,out/tools.o,--tree src/tools --symbol tools_modules))
+# This one takes its interpreter and symbol from the manifest.
+OBJFREEZE_PYTHON :=
+$(eval $(call objfreeze_object,out/extra.o,--manifest extra.toml))
 
 all: prog
-prog: main.c out/app.o out/tools.o
-	$(CC) -Wall -I{root}/cbindings -o $@ main.c out/app.o out/tools.o
+prog: main.c out/app.o out/tools.o out/extra.o
+	$(CC) -Wall -I{root}/cbindings -o $@ main.c out/app.o out/tools.o out/extra.o
 clean:
 	rm -f prog $(OBJFREEZE_CLEAN_FILES)
 .PHONY: all clean
@@ -131,10 +140,9 @@ clean:
 
     // 1. It builds both objects, and the program finds every module.
     let out = make_ok(d, &["-f", "Makefile"]);
-    assert!(
-        out.contains("build -o out/app.o") && out.contains("build -o out/tools.o"),
-        "{out}"
-    );
+    for o in ["app", "tools", "extra"] {
+        assert!(out.contains(&format!("build -o out/{o}.o")), "{out}");
+    }
     let listing = common::stdout(&mut Command::new(&prog));
     for m in [
         "app ",
@@ -142,7 +150,8 @@ clean:
         "app.util ",
         "tools ",
         "tools.cli ",
-        "tables 2",
+        "extra ",
+        "tables 3",
     ] {
         assert!(
             listing.contains(m),
@@ -188,6 +197,19 @@ clean:
         "make after the rebuild:\n{out}"
     );
 
+    // The manifest is an input too.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    common::run(Command::new("touch").arg(d.join("extra.toml")));
+    let out = make_ok(d, &["-f", "Makefile"]);
+    assert!(
+        out.contains("build -o out/extra.o"),
+        "manifest touched:\n{out}"
+    );
+    assert!(
+        !out.contains("-o out/app.o") && !out.contains("-o out/tools.o"),
+        "{out}"
+    );
+
     // 4. Editing it changes the frozen bytecode of that module only.
     let before = module_sizes(&app);
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -229,7 +251,8 @@ clean:
     );
 
     // 6. make -j4 from clean: no warnings, the same bytes as a serial build.
-    let serial: Vec<Vec<u8>> = [&app, &tools]
+    let extra = d.join("out/extra.o");
+    let serial: Vec<Vec<u8>> = [&app, &tools, &extra]
         .iter()
         .map(|p| fs::read(p).unwrap())
         .collect();
@@ -237,7 +260,7 @@ clean:
     assert!(!app.exists() && !d.join("out/app.o.d").exists());
     let out = make_ok(d, &["-f", "Makefile", "-j4"]);
     assert!(!out.to_lowercase().contains("warning"), "make -j4:\n{out}");
-    let parallel: Vec<Vec<u8>> = [&app, &tools]
+    let parallel: Vec<Vec<u8>> = [&app, &tools, &extra]
         .iter()
         .map(|p| fs::read(p).unwrap())
         .collect();
