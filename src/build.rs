@@ -6,7 +6,7 @@
 //! written atomically ([`crate::output`]).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -184,9 +184,18 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
     let table = format::write_table(&modules, tag, opts.target.endian)?;
     let obj = objwrite::write_object(&opts.target, &opts.placement, &table)
         .with_context(|| format!("{}: cannot write the object", opts.output.display()))?;
-    crate::output::write_atomic(&opts.output, &obj)?;
-    if let Some(dep) = &opts.depfile {
-        crate::output::write_atomic(dep, depfile(&opts.output, &deps).as_bytes())?;
+    // Stage every output before renaming any, so a failure leaves none written.
+    let staged_obj = crate::output::stage(&opts.output, &obj)?;
+    let staged_dep = match &opts.depfile {
+        Some(dep) => Some(crate::output::stage(
+            dep,
+            depfile(&opts.output, &deps).as_bytes(),
+        )?),
+        None => None,
+    };
+    staged_obj.commit()?;
+    if let Some(d) = staged_dep {
+        d.commit()?;
     }
     Ok(Summary {
         modules: modules.len(),
@@ -511,7 +520,27 @@ pub fn read_input(p: &Path) -> Result<Vec<u8>> {
     if p.is_dir() {
         bail!("{}: is a directory, expected a bytecode file", p.display());
     }
-    let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+    // Read at most one byte past the format's limit: a huge file (or an
+    // endless one, like /dev/zero) is refused without being held in memory.
+    let limit = u64::from(u32::MAX);
+    let cannot = || format!("{}: cannot read", p.display());
+    let too_big = || {
+        anyhow::anyhow!(
+            "{}: larger than {limit} bytes, the most a table can hold (offsets are 32-bit)",
+            p.display()
+        )
+    };
+    let file = std::fs::File::open(p).with_context(cannot)?;
+    if file.metadata().with_context(cannot)?.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
     if bytes.is_empty() {
         bail!("{}: file is empty", p.display());
     }

@@ -1,6 +1,7 @@
 //! The `objfreeze` command line.
 
 use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -67,10 +68,10 @@ struct BuildArgs {
     section: Option<String>,
     /// Add a module: NAME=FILE (.py, .pyc or raw bytecode). Repeatable.
     #[arg(short = 'm', long = "module", value_name = "NAME=FILE")]
-    modules: Vec<String>,
+    modules: Vec<OsString>,
     /// Add a package whose __init__ is FILE (.py, .pyc or raw bytecode). Repeatable.
     #[arg(short = 'p', long = "package", value_name = "NAME=FILE")]
-    packages: Vec<String>,
+    packages: Vec<OsString>,
     /// Freeze module NAME with the bytecode of module ORIGIN, recording ORIGIN
     /// (CPython freezes importlib._bootstrap as _frozen_importlib). ORIGIN must be
     /// frozen too, unless its source is given as NAME=ORIGIN:FILE. Repeatable.
@@ -210,6 +211,28 @@ fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str)> {
     }
 }
 
+/// NAME=FILE, where FILE may be any path the OS allows but NAME must be UTF-8.
+fn split_name_path(flag: &str, s: &OsStr) -> Result<(String, PathBuf)> {
+    let b = s.as_encoded_bytes();
+    let Some(eq) = b
+        .iter()
+        .position(|&c| c == b'=')
+        .filter(|&i| i + 1 < b.len())
+    else {
+        bail!("{flag} {s:?}: expected NAME=FILE");
+    };
+    let Ok(name) = std::str::from_utf8(&b[..eq]) else {
+        bail!(
+            "{flag} {s:?}: the module name {:?} is not valid UTF-8",
+            String::from_utf8_lossy(&b[..eq])
+        );
+    };
+    // SAFETY: both halves were split at an ASCII `=`, which the encoded-bytes
+    // contract allows.
+    let file = unsafe { OsStr::from_encoded_bytes_unchecked(&b[eq + 1..]) };
+    Ok((name.to_string(), PathBuf::from(file)))
+}
+
 fn cmd_build(a: BuildArgs) -> Result<()> {
     let m = match &a.manifest {
         Some(p) => Manifest::load(p)?,
@@ -231,11 +254,11 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
         ("--package", &a.packages, true),
     ] {
         for s in list {
-            let (name, file) = split_pair(flag, s)?;
+            let (name, file) = split_name_path(flag, s)?;
             opts.modules.push(ModuleSpec {
-                name: name.to_string(),
+                name,
                 package,
-                path: PathBuf::from(file),
+                path: file,
             });
         }
     }
@@ -308,14 +331,14 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
     Ok(())
 }
 
-fn load(path: &std::path::Path) -> Result<Vec<u8>> {
+fn load(path: &Path) -> Result<Vec<u8>> {
     if path.is_dir() {
         bail!("{}: is a directory", path.display());
     }
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-fn reports(path: &std::path::Path, bytes: &[u8]) -> Result<FileReport> {
+fn reports(path: &Path, bytes: &[u8]) -> Result<FileReport> {
     let name = path.display().to_string();
     let found = objread::find_tables(&name, bytes)?;
     Ok(FileReport {

@@ -3,11 +3,44 @@
 //! or the new one, never a truncated object that links and crashes later.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use tempfile::NamedTempFile;
 
+/// Write `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    stage(path, bytes)?.commit()
+}
+
+/// An output written in full to a temporary file beside its destination,
+/// not yet renamed into place. Dropping it removes the temporary file, so a
+/// build that stages several outputs and fails before committing them all
+/// leaves every destination untouched.
+pub struct Staged {
+    tmp: NamedTempFile,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// Rename the finished file over the destination.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.tmp
+            .persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| {
+                format!(
+                    "{}: cannot rename the finished output into place",
+                    path.display()
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// Write `bytes` to a temporary file in `path`'s directory.
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -42,13 +75,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
-    tmp.persist(path).map_err(|e| e.error).with_context(|| {
-        format!(
-            "{}: cannot rename the finished output into place",
-            path.display()
-        )
-    })?;
-    Ok(())
+    Ok(Staged {
+        tmp,
+        path: path.to_path_buf(),
+    })
 }
 
 #[cfg(test)]
