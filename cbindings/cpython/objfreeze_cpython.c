@@ -1,0 +1,737 @@
+/* objfreeze_cpython.c - install objfreeze tables into a stock CPython 3.8+.
+ *
+ * Compile against the Python.h of the interpreter you link (see
+ * objfreeze_cpython.h for the API and README.md for the design). With
+ * -DOBJFREEZE_CPYTHON_AUTO the object also installs every linked table from
+ * a constructor, before main(): python.o + tables + that object +
+ * libpython3.X.a is then a complete python importing from its tables.
+ *
+ * MIT License. See LICENSE.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <marshal.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objfreeze_cpython.h"
+
+#if PY_VERSION_HEX < 0x03080000
+#error "objfreeze_cpython needs CPython 3.8 or later"
+#endif
+
+/* 3.11+ keeps its own frozen modules in three tables consulted around
+   PyImport_FrozenModules. They are not in the public headers, but libpython
+   exports them; weak, so a build that lacks them still links (and then
+   nothing is known to skip). */
+#if PY_VERSION_HEX >= 0x030B0000 && defined(__GNUC__) && !defined(_WIN32)
+#define OFZ_HAVE_INTERNAL_TABLES 1
+extern const struct _frozen *_PyImport_FrozenBootstrap __attribute__((weak));
+extern const struct _frozen *_PyImport_FrozenStdlib __attribute__((weak));
+extern const struct _frozen *_PyImport_FrozenTest __attribute__((weak));
+#endif
+
+/* ---- state -------------------------------------------------------------- */
+
+typedef struct {
+    const objfreeze_table *table;
+    /* One bit per entry: not installed (another table, the interpreter or
+       the bootstrap has that name). */
+    unsigned char *skip;
+} ofz_installed;
+
+static ofz_installed *g_tables;
+static size_t g_ntables;
+static unsigned g_flags;
+static int g_have_orig;
+static const struct _frozen *g_orig;      /* PyImport_FrozenModules before us */
+static int g_magic_checked;
+static char g_err[1024];
+
+/* ---- magic numbers ------------------------------------------------------ */
+
+/* The magic of each final release, so a mismatch is caught before
+   Py_Initialize (PyImport_GetMagicNumber() needs a running interpreter).
+   Unknown versions are checked after the bootstrap, still before any table
+   module can be imported. */
+static unsigned long ofz_expected_magic(void) {
+    unsigned long n;
+    switch (PY_MINOR_VERSION) {
+    case 8: n = 3413; break;
+    case 9: n = 3425; break;
+    case 10: n = 3439; break;
+    case 11: n = 3495; break;
+    case 12: n = 3531; break;
+    case 13: n = 3571; break;
+    default: return 0;
+    }
+    if (PY_RELEASE_LEVEL != PY_RELEASE_LEVEL_FINAL) return 0; /* pre-releases bump it */
+    return 0x0a0d0000ul | n;
+}
+
+static const char *ofz_magic_version(unsigned long tag) {
+    unsigned long n = tag & 0xffffu;
+    if ((tag >> 16) != 0x0a0du) return "not CPython";
+    if (n >= 3360 && n < 3390) return "Python 3.6";
+    if (n >= 3390 && n < 3400) return "Python 3.7";
+    if (n >= 3400 && n < 3420) return "Python 3.8";
+    if (n >= 3420 && n < 3430) return "Python 3.9";
+    if (n >= 3430 && n < 3450) return "Python 3.10";
+    if (n >= 3450 && n < 3500) return "Python 3.11";
+    if (n >= 3500 && n < 3550) return "Python 3.12";
+    if (n >= 3550 && n < 3600) return "Python 3.13";
+    if (n >= 3600 && n < 3650) return "Python 3.14";
+    return "an unknown Python";
+}
+
+/* "table of 12 modules (app, app.cli, ...)": how a message names a table. */
+static void ofz_describe(const objfreeze_table *t, char *buf, size_t len) {
+    const objfreeze_entry *e = t->count ? objfreeze_entry_at(t, 0) : NULL;
+    snprintf(buf, len, "the table at %p holding %u module%s%s%s%s", (const void *)t, (unsigned)t->count,
+             t->count == 1 ? "" : "s", e ? " (first: " : "", e ? objfreeze_entry_name(t, e) : "", e ? ")" : "");
+}
+
+/* 0 if the table may be installed here; else -1 with g_err set. `magic` 0
+   means not known yet. */
+static int ofz_check_table(const objfreeze_table *t, unsigned long magic) {
+    char what[256];
+    if (t == NULL || objfreeze_check(t) != 0) {
+        snprintf(g_err, sizeof g_err, "objfreeze: refusing the table at %p: not a sound objfreeze table",
+                 (const void *)t);
+        return -1;
+    }
+    ofz_describe(t, what, sizeof what);
+    if (t->tag_kind != OBJFREEZE_TAG_CPYTHON) {
+        snprintf(g_err, sizeof g_err, "objfreeze: refusing %s: it does not hold CPython bytecode (tag kind %u)",
+                 what, (unsigned)t->tag_kind);
+        return -1;
+    }
+    if (magic != 0 && t->tag != magic) {
+        snprintf(g_err, sizeof g_err,
+                 "objfreeze: refusing %s: its bytecode is for %s (magic %lu), but this interpreter is "
+                 "Python %d.%d (magic %lu); rebuild the table with this interpreter "
+                 "(objfreeze build --python python%d.%d)",
+                 what, ofz_magic_version(t->tag), (unsigned long)(t->tag & 0xffffu), PY_MAJOR_VERSION,
+                 PY_MINOR_VERSION, magic & 0xffffu, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->count; i++) {
+        if (objfreeze_entry_at(t, i)->data_size > (uint32_t)INT_MAX) {
+            snprintf(g_err, sizeof g_err, "objfreeze: refusing %s: module %s is larger than 2 GiB", what,
+                     objfreeze_entry_name(t, objfreeze_entry_at(t, i)));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- the struct _frozen array ----------------------------------------- */
+
+static size_t ofz_frozen_len(const struct _frozen *p) {
+    size_t n = 0;
+    while (p != NULL && p[n].name != NULL) n++;
+    return n;
+}
+
+static void ofz_set_skip(ofz_installed *in, const objfreeze_entry *e) {
+    size_t i = (size_t)(e - objfreeze_entry_at(in->table, 0));
+    in->skip[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
+static int ofz_skipped(const ofz_installed *in, const objfreeze_entry *e) {
+    size_t i = (size_t)(e - objfreeze_entry_at(in->table, 0));
+    return (in->skip[i / 8] >> (i % 8)) & 1;
+}
+
+/* Mark every entry of `in` whose name is in the NULL-terminated array. */
+static void ofz_skip_names(ofz_installed *in, const struct _frozen *p) {
+    for (; p != NULL && p->name != NULL; p++) {
+        const objfreeze_entry *e = objfreeze_find(in->table, p->name);
+        if (e) ofz_set_skip(in, e);
+    }
+}
+
+/* Decide, for table k, which entries are not installed. The bootstrap
+   modules are never taken from a table: they already ran. */
+static void ofz_compute_skips(size_t k, unsigned flags) {
+    static const char *const bootstrap[] = {"_frozen_importlib", "_frozen_importlib_external", "zipimport"};
+    ofz_installed *in = &g_tables[k];
+    const objfreeze_table *t = in->table;
+    memset(in->skip, 0, (t->count + 7) / 8);
+    for (size_t i = 0; i < sizeof bootstrap / sizeof bootstrap[0]; i++) {
+        const objfreeze_entry *e = objfreeze_find(t, bootstrap[i]);
+        if (e) ofz_set_skip(in, e);
+    }
+    if (!(flags & OBJFREEZE_CPYTHON_SHADOW)) {
+        ofz_skip_names(in, g_orig);
+#ifdef OFZ_HAVE_INTERNAL_TABLES
+        if (&_PyImport_FrozenBootstrap != NULL) ofz_skip_names(in, _PyImport_FrozenBootstrap);
+        if (&_PyImport_FrozenStdlib != NULL) ofz_skip_names(in, _PyImport_FrozenStdlib);
+        if (&_PyImport_FrozenTest != NULL) ofz_skip_names(in, _PyImport_FrozenTest);
+#endif
+    }
+    /* An earlier table has it: the first one wins, as in the array. */
+    for (size_t j = 0; j < k; j++) {
+        const objfreeze_table *u = g_tables[j].table;
+        if (u->count < t->count) {
+            for (uint32_t i = 0; i < u->count; i++) {
+                const objfreeze_entry *e = objfreeze_find(t, objfreeze_entry_name(u, objfreeze_entry_at(u, i)));
+                if (e) ofz_set_skip(in, e);
+            }
+        } else {
+            for (uint32_t i = 0; i < t->count; i++) {
+                const objfreeze_entry *e = objfreeze_entry_at(t, i);
+                if (objfreeze_find(u, objfreeze_entry_name(t, e))) ofz_set_skip(in, e);
+            }
+        }
+    }
+}
+
+static void ofz_fill(struct _frozen *f, const objfreeze_table *t, const objfreeze_entry *e) {
+    memset(f, 0, sizeof *f);
+    f->name = objfreeze_entry_name(t, e);
+    f->code = objfreeze_entry_data(t, e);
+#if PY_VERSION_HEX >= 0x030B0000
+    f->size = (int)objfreeze_entry_size(e);
+    f->is_package = objfreeze_entry_is_package(e);
+#else
+    /* 3.8-3.10 mark a package by a negative size. */
+    f->size = objfreeze_entry_is_package(e) ? -(int)objfreeze_entry_size(e) : (int)objfreeze_entry_size(e);
+#endif
+}
+
+/* Build the array: the interpreter's own entries, then every installed
+   table module (reversed with OBJFREEZE_CPYTHON_SHADOW). */
+static int ofz_rebuild(void) {
+    size_t norig = ofz_frozen_len(g_orig), total = norig, n = 0;
+    struct _frozen *a;
+    for (size_t k = 0; k < g_ntables; k++) total += g_tables[k].table->count;
+    a = (struct _frozen *)calloc(total + 1, sizeof *a);
+    if (a == NULL) {
+        snprintf(g_err, sizeof g_err, "objfreeze: out of memory for %zu frozen modules", total);
+        return -1;
+    }
+    if (!(g_flags & OBJFREEZE_CPYTHON_SHADOW)) {
+        memcpy(a, g_orig, norig * sizeof *a);
+        n = norig;
+    }
+    for (size_t k = 0; k < g_ntables; k++) {
+        const objfreeze_table *t = g_tables[k].table;
+        for (uint32_t i = 0; i < t->count; i++) {
+            const objfreeze_entry *e = objfreeze_entry_at(t, i);
+            if (!ofz_skipped(&g_tables[k], e)) ofz_fill(&a[n++], t, e);
+        }
+    }
+    if (g_flags & OBJFREEZE_CPYTHON_SHADOW) {
+        memcpy(a + n, g_orig, norig * sizeof *a);
+        n += norig;
+    }
+    /* a[n] is the all-zero terminator. The old array is not freed: a
+       running interpreter may still be reading it. */
+    PyImport_FrozenModules = a;
+    return (int)(n - norig);
+}
+
+/* ---- the source-path finder ------------------------------------------ */
+
+/* A table module claimed by the finder (the first table holding the name
+   decides), or NULL. */
+static const objfreeze_entry *ofz_lookup(const char *name, const objfreeze_table **table) {
+    for (size_t k = 0; k < g_ntables; k++) {
+        const objfreeze_entry *e = objfreeze_find(g_tables[k].table, name);
+        if (e == NULL) continue;
+        if (ofz_skipped(&g_tables[k], e)) {
+            /* Skipped for a later table's sake? Then keep looking. */
+            continue;
+        }
+        *table = g_tables[k].table;
+        return e;
+    }
+    return NULL;
+}
+
+static PyObject *ofz_unmarshal(const char *name) {
+    const objfreeze_table *t = NULL;
+    const objfreeze_entry *e = ofz_lookup(name, &t);
+    if (e == NULL) {
+        PyErr_Format(PyExc_ImportError, "objfreeze: no module named %s in the linked tables", name);
+        return NULL;
+    }
+    return PyMarshal_ReadObjectFromString((const char *)objfreeze_entry_data(t, e), (Py_ssize_t)e->data_size);
+}
+
+/* get_code(self, fullname) of the loader class: the frozen code, which
+   find_spec left on the loader (unmarshalled once), else unmarshalled now. */
+static PyObject *ofz_loader_get_code(PyObject *unused, PyObject *args) {
+    PyObject *self, *fullname, *code, *own;
+    const char *name;
+    (void)unused;
+    if (!PyArg_ParseTuple(args, "OU:get_code", &self, &fullname)) return NULL;
+    name = PyUnicode_AsUTF8(fullname);
+    if (name == NULL) return NULL;
+    own = PyObject_GetAttrString(self, "name");
+    if (own == NULL) return NULL;
+    code = NULL;
+    if (PyUnicode_Check(own) && PyUnicode_Compare(own, fullname) == 0 && PyObject_HasAttrString(self, "_objfreeze_code")) {
+        code = PyObject_GetAttrString(self, "_objfreeze_code");
+        /* Drop our reference so the module's code can be freed after it ran. */
+        if (code != NULL && PyObject_SetAttrString(self, "_objfreeze_code", NULL) < 0) PyErr_Clear();
+    }
+    Py_DECREF(own);
+    if (code != NULL && code != Py_None) return code;
+    Py_XDECREF(code);
+    PyErr_Clear();
+    return ofz_unmarshal(name);
+}
+
+/* __eq__(self, other): equal to the stock SourceFileLoader of the same
+   module and source file (they load the same module), so specs compare as
+   they do in stock CPython; the hash is FileLoader's, which agrees. */
+static PyObject *ofz_loader_eq(PyObject *unused, PyObject *args) {
+    PyObject *self, *other, *base, *a = NULL, *b = NULL;
+    int r = -1;
+    (void)unused;
+    if (!PyArg_ParseTuple(args, "OO:__eq__", &self, &other)) return NULL;
+    base = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__base__");
+    if (base == NULL) return NULL;
+    r = PyObject_IsInstance(other, base);
+    Py_DECREF(base);
+    if (r <= 0) {
+        if (r < 0) return NULL;
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    r = -1;
+    if ((a = PyObject_GetAttrString(self, "name")) == NULL || (b = PyObject_GetAttrString(other, "name")) == NULL)
+        goto done;
+    r = PyObject_RichCompareBool(a, b, Py_EQ);
+    Py_CLEAR(a);
+    Py_CLEAR(b);
+    if (r != 1) goto done;
+    if ((a = PyObject_GetAttrString(self, "path")) == NULL || (b = PyObject_GetAttrString(other, "path")) == NULL) {
+        r = -1;
+        goto done;
+    }
+    r = PyObject_RichCompareBool(a, b, Py_EQ);
+done:
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+static PyMethodDef ofz_get_code_def = {
+    "get_code", ofz_loader_get_code, METH_VARARGS,
+    "Return the module's code object from the objfreeze table (no file is read)."};
+static PyMethodDef ofz_eq_def = {"__eq__", ofz_loader_eq, METH_VARARGS,
+                                 "Equal to a SourceFileLoader of the same module and path."};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *spec_from_file_location;
+    PyObject *module_spec;
+    PyObject *loader_class;
+} ofz_finder;
+
+/* Put `def` in `ns` as a method. */
+static int ofz_add_method(PyObject *ns, PyMethodDef *def) {
+    PyObject *fn = PyCFunction_New(def, NULL), *meth = fn ? PyInstanceMethod_New(fn) : NULL;
+    int r = meth ? PyDict_SetItemString(ns, def->ml_name, meth) : -1;
+    Py_XDECREF(fn);
+    Py_XDECREF(meth);
+    return r;
+}
+
+/* _frozen_importlib_external's spec_from_file_location, and a
+   SourceFileLoader subclass whose get_code() returns the frozen code: every
+   other method (get_source, get_filename, get_data, is_package,
+   get_resource_reader) is the stock one, working on the real source path. */
+static int ofz_finder_ready(ofz_finder *self) {
+    PyObject *ext, *boot, *base = NULL, *ns = NULL, *hash = NULL;
+    if (self->loader_class != NULL) return 0;
+    ext = PyImport_ImportModule("_frozen_importlib_external");
+    if (ext == NULL) return -1;
+    self->spec_from_file_location = PyObject_GetAttrString(ext, "spec_from_file_location");
+    base = PyObject_GetAttrString(ext, "SourceFileLoader");
+    Py_DECREF(ext);
+    boot = PyImport_ImportModule("_frozen_importlib");
+    if (boot == NULL) goto fail;
+    self->module_spec = PyObject_GetAttrString(boot, "ModuleSpec");
+    Py_DECREF(boot);
+    if (self->spec_from_file_location == NULL || self->module_spec == NULL || base == NULL) goto fail;
+    if ((ns = PyDict_New()) == NULL || ofz_add_method(ns, &ofz_get_code_def) < 0 || ofz_add_method(ns, &ofz_eq_def) < 0)
+        goto fail;
+    /* Defining __eq__ would drop the inherited __hash__. */
+    if ((hash = PyObject_GetAttrString(base, "__hash__")) == NULL || PyDict_SetItemString(ns, "__hash__", hash) < 0)
+        goto fail;
+    {
+        PyObject *mod = PyUnicode_FromString("objfreeze"), *doc = PyUnicode_FromString(
+            "Loads a module's code from an objfreeze table linked into the program; "
+            "everything else (source, resources, __file__) is the source file's.");
+        int bad = mod == NULL || doc == NULL || PyDict_SetItemString(ns, "__module__", mod) < 0 ||
+                  PyDict_SetItemString(ns, "__doc__", doc) < 0;
+        Py_XDECREF(mod);
+        Py_XDECREF(doc);
+        if (bad) goto fail;
+    }
+    self->loader_class = PyObject_CallFunction((PyObject *)&PyType_Type, "s(O)O", "FrozenSourceLoader", base, ns);
+    if (self->loader_class == NULL) goto fail;
+    Py_DECREF(base);
+    Py_DECREF(ns);
+    Py_DECREF(hash);
+    return 0;
+fail:
+    Py_XDECREF(base);
+    Py_XDECREF(ns);
+    Py_XDECREF(hash);
+    Py_CLEAR(self->spec_from_file_location);
+    Py_CLEAR(self->module_spec);
+    return -1;
+}
+
+static int ofz_is_absolute(const char *p) {
+    if (p[0] == '/') return 1;
+#ifdef _WIN32
+    if (p[0] == '\\' && p[1] == '\\') return 1;
+    if (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' &&
+        (p[2] == '\\' || p[2] == '/'))
+        return 1;
+#endif
+    return 0;
+}
+
+static PyObject *ofz_finder_find_spec(PyObject *op, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"fullname", "path", "target", NULL};
+    ofz_finder *self = (ofz_finder *)op;
+    PyObject *fullname, *path = Py_None, *target = Py_None;
+    PyObject *code, *filename = NULL, *loader = NULL, *pargs = NULL, *kwargs = NULL, *locs = NULL,
+                    *spec = NULL;
+    const objfreeze_table *t = NULL;
+    const objfreeze_entry *e;
+    const char *name, *fname;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OO:find_spec", kwlist, &fullname, &path, &target)) return NULL;
+    name = PyUnicode_AsUTF8(fullname);
+    if (name == NULL) return NULL;
+    e = ofz_lookup(name, &t);
+    if (e == NULL) Py_RETURN_NONE;
+    code = PyMarshal_ReadObjectFromString((const char *)objfreeze_entry_data(t, e), (Py_ssize_t)e->data_size);
+    if (code == NULL) return NULL;
+    if (!PyCode_Check(code)) {
+        Py_DECREF(code);
+        return PyErr_Format(PyExc_ImportError, "objfreeze: %s in the table is not a code object", name);
+    }
+    filename = PyObject_GetAttrString(code, "co_filename");
+    fname = filename && PyUnicode_Check(filename) ? PyUnicode_AsUTF8(filename) : NULL;
+    if (fname == NULL) goto done;
+    if (ofz_finder_ready(self) < 0) goto done;
+    if (!ofz_is_absolute(fname)) {
+        /* No source path to point at (e.g. "<frozen app>"): a spec without
+           location, as FrozenImporter gives: no __file__, and a package's
+           submodules come from the tables only. */
+        loader = PyObject_CallFunctionObjArgs(self->loader_class, fullname, filename, NULL);
+        if (loader == NULL || PyObject_SetAttrString(loader, "_objfreeze_code", code) < 0) goto done;
+        pargs = PyTuple_Pack(2, fullname, loader);
+        kwargs = Py_BuildValue("{sO}", "is_package", objfreeze_entry_is_package(e) ? Py_True : Py_False);
+        if (pargs != NULL && kwargs != NULL) spec = PyObject_Call(self->module_spec, pargs, kwargs);
+        goto done;
+    }
+    loader = PyObject_CallFunctionObjArgs(self->loader_class, fullname, filename, NULL);
+    if (loader == NULL || PyObject_SetAttrString(loader, "_objfreeze_code", code) < 0) goto done;
+    /* An empty list makes spec_from_file_location put the source directory
+       in __path__, so the package's submodules on disk are found too. */
+    if (objfreeze_entry_is_package(e)) {
+        locs = PyList_New(0);
+    } else {
+        Py_INCREF(Py_None);
+        locs = Py_None;
+    }
+    pargs = PyTuple_Pack(2, fullname, filename);
+    kwargs = Py_BuildValue("{sOsO}", "loader", loader, "submodule_search_locations", locs);
+    if (locs == NULL || pargs == NULL || kwargs == NULL) goto done;
+    spec = PyObject_Call(self->spec_from_file_location, pargs, kwargs);
+done:
+    Py_XDECREF(pargs);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(locs);
+    Py_XDECREF(loader);
+    Py_XDECREF(filename);
+    Py_DECREF(code);
+    return spec;
+}
+
+static PyObject *ofz_finder_invalidate_caches(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    Py_RETURN_NONE;
+}
+
+static PyObject *ofz_finder_repr(PyObject *self) {
+    size_t n = 0;
+    (void)self;
+    for (size_t k = 0; k < g_ntables; k++) {
+        for (uint32_t i = 0; i < g_tables[k].table->count; i++)
+            n += !ofz_skipped(&g_tables[k], objfreeze_entry_at(g_tables[k].table, i));
+    }
+    return PyUnicode_FromFormat("<objfreeze.TableFinder: %zu modules from %zu tables>", n, g_ntables);
+}
+
+static void ofz_finder_dealloc(PyObject *op) {
+    ofz_finder *self = (ofz_finder *)op;
+    Py_XDECREF(self->spec_from_file_location);
+    Py_XDECREF(self->module_spec);
+    Py_XDECREF(self->loader_class);
+    Py_TYPE(op)->tp_free(op);
+}
+
+static PyMethodDef ofz_finder_methods[] = {
+    {"find_spec", (PyCFunction)(void (*)(void))ofz_finder_find_spec, METH_VARARGS | METH_KEYWORDS,
+     "A spec for a module of the linked objfreeze tables, with its source path as origin."},
+    {"invalidate_caches", ofz_finder_invalidate_caches, METH_NOARGS, "Nothing to invalidate."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject ofz_finder_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "objfreeze.TableFinder",
+    .tp_basicsize = sizeof(ofz_finder),
+    .tp_dealloc = ofz_finder_dealloc,
+    .tp_repr = ofz_finder_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Meta path finder for modules frozen in objfreeze tables.",
+    .tp_methods = ofz_finder_methods,
+};
+
+/* ---- the startup hook ------------------------------------------------- */
+
+/* Drop tables whose tag the running interpreter contradicts (only possible
+   for versions ofz_expected_magic() does not know). */
+static void ofz_check_running_magic(void) {
+    long magic;
+    size_t k = 0, kept = 0;
+    g_magic_checked = 1;
+    magic = PyImport_GetMagicNumber();
+    if (magic == -1) {
+        PyErr_Clear();
+        return;
+    }
+    for (k = 0; k < g_ntables; k++) {
+        if (ofz_check_table(g_tables[k].table, (unsigned long)magic) < 0) {
+            fprintf(stderr, "%s\n", g_err);
+            free(g_tables[k].skip);
+            continue;
+        }
+        g_tables[kept++] = g_tables[k];
+    }
+    if (kept != g_ntables) {
+        g_ntables = kept;
+        for (k = 0; k < g_ntables; k++) ofz_compute_skips(k, g_flags);
+        if (ofz_rebuild() < 0) {
+            fprintf(stderr, "%s\n", g_err);
+            PyImport_FrozenModules = g_orig;
+            g_ntables = 0;
+        }
+    }
+}
+
+/* Put the finder on sys.meta_path just before FrozenImporter (which would
+   otherwise load the same modules without __file__), once importlib's path
+   machinery exists and before any table module is imported. */
+static void ofz_install_finder(void) {
+    PyObject *meta_path, *finder;
+    Py_ssize_t i, n, at;
+    meta_path = PySys_GetObject("meta_path");
+    if (meta_path == NULL || !PyList_Check(meta_path)) return;
+    n = PyList_GET_SIZE(meta_path);
+    at = n;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(meta_path, i), *nm;
+        if (Py_TYPE(item) == &ofz_finder_type) return;
+        nm = PyObject_GetAttrString(item, "__name__");
+        if (nm == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if (at == n && PyUnicode_Check(nm) && PyUnicode_CompareWithASCIIString(nm, "FrozenImporter") == 0) at = i;
+        Py_DECREF(nm);
+    }
+    if (PyType_Ready(&ofz_finder_type) < 0) {
+        PyErr_Clear();
+        return;
+    }
+    finder = PyType_GenericNew(&ofz_finder_type, NULL, NULL);
+    if (finder == NULL || PyList_Insert(meta_path, at, finder) < 0) {
+        PyErr_Clear();
+    } else {
+        /* The finder serves the tables from now on: the interpreter's own
+           array again, so _imp.is_frozen() and FrozenImporter answer for
+           table modules as they would for modules on disk (importlib's
+           _setup() treats anything "frozen" as FrozenImporter's). */
+        PyImport_FrozenModules = g_orig;
+    }
+    Py_XDECREF(finder);
+}
+
+static void ofz_startup(void) {
+    PyObject *modules;
+    if (g_ntables == 0 || PyErr_Occurred()) return;
+    modules = PySys_GetObject("modules");
+    if (modules == NULL || !PyDict_Check(modules) || PyDict_GetItemString(modules, "_frozen_importlib_external") == NULL)
+        return;
+    if (!g_magic_checked) ofz_check_running_magic();
+    if (g_ntables == 0 || (g_flags & OBJFREEZE_CPYTHON_NO_FINDER)) return;
+    ofz_install_finder();
+}
+
+/* The hook: the builtin `time` module's init. zipimport imports `time` at
+   the end of importlib's external setup, in every interpreter (3.8-3.14),
+   before `encodings`, the first stdlib module a table can provide. A wrapped
+   inittab entry is public API and costs nothing after startup (an audit
+   hook would see every audited event for the rest of the process). */
+static PyObject *(*ofz_time_init)(void);
+
+static PyObject *ofz_time_trampoline(void) {
+    ofz_startup();
+    return ofz_time_init();
+}
+
+static int ofz_hook_startup(void) {
+    struct _inittab *p, *copy;
+    size_t n = 0, i;
+    if (ofz_time_init != NULL) return 0;
+    for (p = PyImport_Inittab; p->name != NULL; p++) n++;
+    for (i = 0; i < n; i++)
+        if (strcmp(PyImport_Inittab[i].name, "time") == 0) break;
+    if (i == n) return -1;
+    /* A copy, as PyImport_ExtendInittab makes: the original may be const data. */
+    copy = (struct _inittab *)calloc(n + 1, sizeof *copy);
+    if (copy == NULL) return -1;
+    memcpy(copy, PyImport_Inittab, n * sizeof *copy);
+    ofz_time_init = copy[i].initfunc;
+    copy[i].initfunc = ofz_time_trampoline;
+    PyImport_Inittab = copy;
+    return 0;
+}
+
+/* ---- the API ------------------------------------------------------------ */
+
+const char *objfreeze_cpython_error(void) { return g_err; }
+
+/* "3.11.7 (main, ...)" must start with this header's "3.11.". */
+static int ofz_runtime_matches_headers(void) {
+    char want[32];
+    const char *v = Py_GetVersion();
+    int len = snprintf(want, sizeof want, "%d.%d.", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    if (strncmp(v, want, (size_t)len) == 0) return 1;
+    snprintf(g_err, sizeof g_err,
+             "objfreeze: objfreeze_cpython was compiled for Python %d.%d but runs in Python %.10s; "
+             "compile it against this interpreter's headers (struct _frozen differs between versions)",
+             PY_MAJOR_VERSION, PY_MINOR_VERSION, v);
+    return 0;
+}
+
+int objfreeze_cpython_install(const objfreeze_table *const *tables, size_t n, unsigned flags) {
+    unsigned long magic = ofz_expected_magic();
+    size_t k, first = g_ntables;
+    ofz_installed *grown;
+    int r;
+    g_err[0] = '\0';
+    if (Py_IsInitialized()) {
+        snprintf(g_err, sizeof g_err, "objfreeze: objfreeze_cpython_install must be called before Py_Initialize");
+        return -1;
+    }
+    if (!ofz_runtime_matches_headers()) return -1;
+    for (k = 0; k < n; k++)
+        if (ofz_check_table(tables[k], magic) < 0) return -1;
+    if (!g_have_orig) {
+        g_orig = PyImport_FrozenModules;
+        g_have_orig = 1;
+    }
+    grown = (ofz_installed *)realloc(g_tables, (g_ntables + n + 1) * sizeof *grown);
+    if (grown == NULL) goto oom;
+    g_tables = grown;
+    for (k = 0; k < n; k++) {
+        size_t j;
+        for (j = 0; j < g_ntables; j++)
+            if (g_tables[j].table == tables[k]) break;
+        if (j < g_ntables) continue; /* already installed */
+        g_tables[g_ntables].table = tables[k];
+        g_tables[g_ntables].skip = (unsigned char *)calloc((tables[k]->count + 7) / 8 + 1, 1);
+        if (g_tables[g_ntables].skip == NULL) goto oom;
+        g_ntables++;
+    }
+    g_flags |= flags;
+    for (k = 0; k < g_ntables; k++) ofz_compute_skips(k, g_flags);
+    r = ofz_rebuild();
+    if (r < 0) goto undo;
+    /* Without a builtin `time` (an unusual build) there is no hook: modules
+       still import, as plain frozen modules. */
+    if (!(g_flags & OBJFREEZE_CPYTHON_NO_FINDER) || magic == 0) (void)ofz_hook_startup();
+    return r;
+oom:
+    snprintf(g_err, sizeof g_err, "objfreeze: out of memory");
+undo:
+    while (g_ntables > first) free(g_tables[--g_ntables].skip);
+    return -1;
+}
+
+int objfreeze_cpython_install_linked(unsigned flags) {
+    const objfreeze_table *t = NULL, **list = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+    while ((t = objfreeze_linked_next(t)) != NULL) {
+        if (n == cap) {
+            const objfreeze_table **g;
+            cap = cap ? cap * 2 : 8;
+            g = (const objfreeze_table **)realloc((void *)list, cap * sizeof *g);
+            if (g == NULL) {
+                free((void *)list);
+                snprintf(g_err, sizeof g_err, "objfreeze: out of memory");
+                return -1;
+            }
+            list = g;
+        }
+        list[n++] = t;
+    }
+    r = objfreeze_cpython_install(list, n, flags);
+    free((void *)list);
+    return r;
+}
+
+#ifdef OBJFREEZE_CPYTHON_AUTO
+/* With OBJFREEZE_CPYTHON_HOME="/prefix" (the prefix the table's sources
+   live under), the python does not probe for its stdlib: stock startup
+   stats lib/python3.X/os.py (the prefix "landmark") in every directory
+   above the executable, the last stdlib file it would still touch. The
+   environment's PYTHONHOME, when set, still wins. */
+#ifdef OBJFREEZE_CPYTHON_HOME
+static void ofz_set_home(void) {
+    static wchar_t *home;
+    if (getenv("PYTHONHOME") != NULL || home != NULL) return;
+    home = Py_DecodeLocale(OBJFREEZE_CPYTHON_HOME, NULL);
+    if (home == NULL) return;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    Py_SetPythonHome(home);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+}
+#endif
+
+/* Before main(): a python linked with tables imports from them with no
+   change to its source. A table for another interpreter stops it here,
+   before it could run a single frozen module. */
+__attribute__((constructor)) static void objfreeze_cpython_auto(void) {
+    int n = objfreeze_cpython_install_linked(0);
+    if (n < 0) {
+        fprintf(stderr, "%s\n", objfreeze_cpython_error());
+        exit(1);
+    }
+#ifdef OBJFREEZE_CPYTHON_HOME
+    if (n > 0) ofz_set_home();
+#endif
+}
+#endif
