@@ -1,0 +1,1 @@
+from . import helper  # a relative import inside the table

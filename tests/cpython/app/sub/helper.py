@@ -1,0 +1,5 @@
+from ..core import greet  # a relative import up to the parent package
+
+
+def answer():
+    return greet("sub") + "!"
