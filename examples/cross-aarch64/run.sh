@@ -49,6 +49,15 @@ for which in stock frozen; do
     eval echo "\"  file syscalls on stdlib .pyc files: \$${which}_pyc; stdlib .py files opened: \$${which}_py ($out/$which.strace)\""
 done
 
+# 4. Frozen code keeps its source path: a traceback from inside json shows
+#    the source line (read from the .py only now, to print the error).
+echo
+echo "== frozen python: an error raised inside json.decoder"
+$QEMU "$frozen" -I -S -c 'import json; json.loads("{")' >"$out/traceback.txt" 2>&1 && fail "json.loads did not raise"
+sed 's/^/  /' "$out/traceback.txt" | tail -6
+grep -q 'File "'"$stdlib"'/json/decoder.py", line [0-9]*, in raw_decode' "$out/traceback.txt" ||
+    fail "no json/decoder.py frame in the traceback"
+
 echo
 grep -q '^  json  *loader=FrozenImporter' "$out/frozen.stdout" || fail "json was not imported from the table"
 grep -q '^  asyncio  *loader=FrozenImporter' "$out/frozen.stdout" || fail "asyncio was not imported from the table"
