@@ -69,19 +69,44 @@
  * ---------------------------------------------------------------------------
  * WHAT objfreeze_check GUARANTEES
  *
- * objfreeze_check_size(t, avail) reads at most `avail` bytes from t and
- * returns 0 only if: the magic, version, header and entry sizes are right;
- * total_size <= avail; the index, names and data regions lie inside the
- * table in that order without overlap; every entry's name (and origin, for
- * aliases) lies in the names region, is non-empty, holds no NUL, and is
- * followed by a NUL; every entry's data lies in the data region; no unknown
- * flag is set; and names are strictly ascending. After it returns 0, every
- * function below is safe on that table and reads only inside it.
- * objfreeze_check(t) is the same with avail = t->total_size: use it on a
- * table the linker placed (its symbol size is total_size). Neither checks the
- * digest (that needs BLAKE3; `objfreeze verify` does it).
+ * objfreeze_check_size(t, avail) reads at most `avail` bytes from t (none
+ * if avail < 96 or t is NULL or not 4-byte aligned) and returns 0 only if:
+ *   - magic, version, header_size and entry_size are right, header flags 0;
+ *   - 96 <= total_size <= avail, and total_size is a multiple of 16;
+ *   - the index (4-aligned, at or after the header), the names region and
+ *     the data region lie inside [0, total_size), in that order, apart;
+ *   - every entry's name, and for an alias its origin, lies inside the names
+ *     region, is non-empty, holds no NUL, and the byte after it is NUL;
+ *   - every entry's [data_offset, +data_size) lies inside the data region;
+ *   - no entry flag other than package and alias is set;
+ *   - names are strictly ascending in strcmp order (so also unique).
+ * A caller may then assume, for that table: objfreeze_entry_at(t, i) for
+ * i < count, objfreeze_entry_name/_origin (NUL-terminated C strings of
+ * name_len/origin_len bytes), objfreeze_entry_data (data_size readable
+ * bytes) and objfreeze_find (a correct binary search; it also reads the
+ * caller's NUL-terminated name) read only inside the table.
  *
- * The table pointer must be 4-byte aligned (linked tables are 16-aligned).
+ * It does not check: the digest (that needs BLAKE3; `objfreeze verify` does
+ * it), so the bytecode may still be damaged; tag_kind and tag (compare the tag
+ * with your interpreter's, e.g. PyImport_GetMagicNumber(), before running
+ * anything); reserved fields; that blobs are 16-aligned or distinct (entries
+ * may share or overlap data); what lies between regions or blobs.
+ *
+ * objfreeze_check(t) is objfreeze_check_size(t, t->total_size): it trusts
+ * total_size, reading the header to get it, so use it only on a table whose
+ * size is known to be that, such as one the linker placed (its symbol size is
+ * total_size). For bytes from anywhere else, pass their real size to
+ * objfreeze_check_size.
+ *
+ * The test suite runs both under AddressSanitizer and UBSan (gcc and clang)
+ * against thousands of damaged tables (flipped bytes, truncation, wrong
+ * counts and sizes, unsorted or duplicated entries, offsets out of range,
+ * names without NUL), each accepted or rejected exactly as the Rust parser
+ * (objfreeze::format::Table::parse) does, and walks every accepted one.
+ *
+ * Tables must be 4-byte aligned (linked tables are 16-aligned). Every
+ * function here only reads and keeps no state: any number of threads may
+ * use one table at once.
  *
  * ---------------------------------------------------------------------------
  * LINKER-COLLECTED TABLES

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what objfreeze's tests, examples and benchmarks use on Debian 12
 # (as root): cross compilers and qemu-user, mingw-w64 and wine, clang/lld for
-# Mach-O and MSVC-style links, autoconf, Lua 5.4, measuring tools, and the
-# arm64 libpython for the cross example. Safe to run again.
+# Mach-O and MSVC-style links, clang's sanitizer runtimes, autoconf, Lua 5.4,
+# measuring tools, and the arm64 libpython for the cross example. Safe to run
+# again.
 set -euo pipefail
 pkgs=(
-  clang lld llvm qemu-user
+  clang lld llvm qemu-user libclang-rt-14-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
