@@ -1,0 +1,171 @@
+# cpython.mk - freeze a CPython 3.11-3.13 source tree's frozen modules
+# through objfreeze instead of Python/frozen_modules/*.h.
+#
+# Include it from CPython's Makefile (Makefile.pre.in in the source tree)
+# anywhere after LIBRARY_OBJS is defined:
+#
+#     include $(srcdir)/../objfreeze/make/cpython.mk
+#
+# What it does:
+# - compiles every module CPython freezes (importlib's bootstrap, the
+#   startup modules, the __hello__/__phello__ test fixtures) with
+#   $(PYTHON_FOR_FREEZE), one .pyc per module, as CPython's own freeze step
+#   does (code filename `<frozen NAME>`);
+# - writes three objfreeze tables from them, with make/objfreeze.mk's
+#   objfreeze_object rule: bootstrap, stdlib and test, whose symbols
+#   objfreeze_cpython_{bootstrap,stdlib,test} the drop-in frozen.c reads;
+# - compiles the drop-in cbindings/cpython/fork/frozen.c with the core's
+#   flags, as Python/frozen.c would be;
+# - puts those four objects in LIBRARY_OBJS in place of Python/frozen.o, so
+#   CPython's own rules put them in libpython (static or shared) and link
+#   them into python. Nothing else in the Makefile changes.
+#
+# Editing one module's source recompiles that .pyc and rebuilds its table
+# only; a second make does nothing; make -j is safe (objfreeze.mk).
+#
+# Variables it reads from CPython's Makefile (configure writes them):
+#   srcdir             The source tree: sources are $(srcdir)/Lib/...
+#   PYTHON_FOR_FREEZE  The interpreter that compiles the modules: CPython's
+#                      ./_bootstrap_python, or the --with-build-python
+#                      interpreter of a cross build. It must be the version
+#                      being built (frozen.c checks the bytecode magic).
+#   FREEZE_MODULE_DEPS What must exist before PYTHON_FOR_FREEZE runs; its
+#                      non-.py entries (_bootstrap_python) become
+#                      prerequisites of every .pyc (see below).
+#   LIBRARY_OBJS       The objects of libpython; Python/frozen.o is replaced.
+#   CC, PY_CORE_CFLAGS How core files are compiled (frozen.c is one).
+#
+# Variables of its own (set before the include, or on the command line):
+#   OBJFREEZE_CPYTHON_DIR        Where the .pyc files, tables and frozen.o go.
+#                                Default: Python/objfreeze (in the build dir).
+#   OBJFREEZE_CPYTHON_LIB        The Lib directory sources are read from.
+#                                Default: $(srcdir)/Lib.
+#   OBJFREEZE_CPYTHON_BOOTSTRAP  Modules of the bootstrap table, always frozen.
+#   OBJFREEZE_CPYTHON_STDLIB     Modules of the stdlib table (what
+#                                -X frozen_modules=on adds). Add names here
+#                                to freeze more of the standard library.
+#   OBJFREEZE_CPYTHON_TEST       Modules of the test table (test_frozen,
+#                                test_importlib's fixtures).
+#       Each list holds NAME or NAME=ORIGIN entries. NAME alone is compiled
+#       from ORIGIN=NAME's source: Lib/a/b.py, or Lib/a/b/__init__.py for a
+#       package. NAME=ORIGIN freezes ORIGIN's source under NAME and records
+#       ORIGIN in the table (os.path=posixpath, _frozen_importlib=
+#       importlib._bootstrap); frozen.c makes these CPython's aliases. An
+#       ORIGIN holding a `/` is a file under $(srcdir) outside the stdlib
+#       (__hello_only__=Tools/freeze/flag.py): frozen only, no origin.
+#       NAME is a package if its source is an __init__.py (unless NAME ends
+#       in `.__init__`: the package's __init__ as a plain module) or if it
+#       is written <NAME>, as in CPython's freeze_modules.py
+#       (<__phello_alias__>=__hello__: a package made from a module).
+#   OBJFREEZE_CPYTHON_FREEZE_DEPS Prerequisites of every .pyc. Default: the
+#                                non-.py words of FREEZE_MODULE_DEPS. Empty
+#                                when PYTHON_FOR_FREEZE is an installed
+#                                interpreter.
+#   OBJFREEZE_CPYTHON_MAGIC      Bytecode magic frozen.c requires of the
+#                                tables. Default: read from
+#                                $(OBJFREEZE_CPYTHON_LIB)/importlib/_bootstrap_external.py;
+#                                empty: frozen.c's built-in release value.
+#   OBJFREEZE_CPYTHON_CFLAGS     Extra flags for compiling frozen.c.
+#   OBJFREEZE, OBJFREEZE_TARGET, OBJFREEZE_TOOL_DEP, ...  See objfreeze.mk
+#                                (a cross build sets OBJFREEZE_TARGET to the
+#                                host triple). OBJFREEZE_PYTHON is not used:
+#                                the modules arrive as .pyc files.
+#
+# Set here:
+#   OBJFREEZE_CPYTHON_OBJS       The four objects added to LIBRARY_OBJS.
+# Targets: objfreeze-cpython (just those objects), objfreeze-cpython-clean.
+
+ifndef objfreeze__cpython_included
+objfreeze__cpython_included := 1
+
+objfreeze__cpy_make := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+include $(objfreeze__cpy_make)/objfreeze.mk
+
+OBJFREEZE_CPYTHON_DIR ?= Python/objfreeze
+OBJFREEZE_CPYTHON_LIB ?= $(srcdir)/Lib
+OBJFREEZE_CPYTHON_BOOTSTRAP ?= _frozen_importlib=importlib._bootstrap \
+  _frozen_importlib_external=importlib._bootstrap_external zipimport
+OBJFREEZE_CPYTHON_STDLIB ?= abc codecs io _collections_abc _sitebuiltins \
+  genericpath ntpath posixpath os.path=posixpath os site stat \
+  importlib.util importlib.machinery runpy
+OBJFREEZE_CPYTHON_TEST ?= __hello__ __hello_alias__=__hello__ \
+  <__phello_alias__>=__hello__ __phello_alias__.spam=__hello__ \
+  __phello__ __phello__.__init__=__phello__ __phello__.ham \
+  __phello__.ham.__init__=__phello__.ham __phello__.ham.eggs \
+  __phello__.spam __hello_only__=Tools/freeze/flag.py
+OBJFREEZE_CPYTHON_FREEZE_DEPS ?= $(filter-out %.py,$(FREEZE_MODULE_DEPS))
+OBJFREEZE_CPYTHON_MAGIC ?= $(shell sed -n 's/^MAGIC_NUMBER = (\([0-9]*\)).*/\1/p' \
+  $(OBJFREEZE_CPYTHON_LIB)/importlib/_bootstrap_external.py 2>/dev/null)
+OBJFREEZE_CPYTHON_CFLAGS ?=
+
+objfreeze__cpy_fork := $(objfreeze__cpy_make)/../cbindings/cpython/fork
+objfreeze__cpy_cbind := $(objfreeze__cpy_make)/../cbindings
+objfreeze__cpy_compile := $(objfreeze__cpy_make)/cpython-compile.py
+
+# Parts of one list entry $(1) = NAME, <NAME>, NAME=ORIGIN or <NAME>=ORIGIN.
+objfreeze__cpy_raw = $(firstword $(subst =, ,$(1)))
+objfreeze__cpy_name = $(subst <,,$(subst >,,$(call objfreeze__cpy_raw,$(1))))
+objfreeze__cpy_origin = $(or $(word 2,$(subst =, ,$(1))),$(call objfreeze__cpy_name,$(1)))
+# The source of ORIGIN $(1): a file under srcdir, a module, or a package.
+objfreeze__cpy_source = $(if $(findstring /,$(1)),$(srcdir)/$(1),$(or \
+  $(wildcard $(OBJFREEZE_CPYTHON_LIB)/$(subst .,/,$(1)).py),$(OBJFREEZE_CPYTHON_LIB)/$(subst .,/,$(1))/__init__.py))
+# Non-empty if entry $(1) is a package.
+objfreeze__cpy_ispkg = $(if $(findstring <,$(call objfreeze__cpy_raw,$(1))),pkg,$(if \
+  $(filter %.__init__,$(call objfreeze__cpy_name,$(1))),,$(filter %/__init__.py,$(call \
+  objfreeze__cpy_source,$(call objfreeze__cpy_origin,$(1))))))
+# The .pyc of entry $(1) for table $(2); objfreeze takes a package from a
+# file named __init__.
+objfreeze__cpy_pyc = $(OBJFREEZE_CPYTHON_DIR)/$(2)/$(call objfreeze__cpy_name,$(1))$(if $(call objfreeze__cpy_ispkg,$(1)),/__init__).pyc
+# The objfreeze build flags for that entry.
+objfreeze__cpy_flags = $(if $(findstring =,$(1)),--alias $(call objfreeze__cpy_name,$(1))=$(call \
+  objfreeze__cpy_origin,$(1)):$(call objfreeze__cpy_pyc,$(1),$(2)),$(if $(call objfreeze__cpy_ispkg,$(1)),-p,-m) $(call \
+  objfreeze__cpy_name,$(1))=$(call objfreeze__cpy_pyc,$(1),$(2)))
+# The code filename: `<frozen ORIGIN>`, or `<frozen NAME>` for a file origin.
+objfreeze__cpy_codename = <frozen $(if $(findstring /,$(call objfreeze__cpy_origin,$(1))),$(call \
+  objfreeze__cpy_name,$(1)),$(call objfreeze__cpy_origin,$(1)))>
+
+# The rule compiling entry $(1) for table $(2).
+define objfreeze__cpy_pyc_rule
+$(call objfreeze__cpy_pyc,$(1),$(2)): $(call objfreeze__cpy_source,$(call objfreeze__cpy_origin,$(1))) $(objfreeze__cpy_compile) $(OBJFREEZE_CPYTHON_FREEZE_DEPS)
+	@mkdir -p $$(@D)
+	$$(PYTHON_FOR_FREEZE) $(objfreeze__cpy_compile) $$< $$@ '$(call objfreeze__cpy_codename,$(1))'
+endef
+
+# Table $(1) (bootstrap, stdlib, test) from list $(2).
+define objfreeze__cpy_table
+$(foreach e,$(2),$(eval $(call objfreeze__cpy_pyc_rule,$(e),$(1))))
+$(eval $(call objfreeze_object,$(OBJFREEZE_CPYTHON_DIR)/$(1).o,--symbol objfreeze_cpython_$(1) \
+  $(foreach e,$(2),$(call objfreeze__cpy_flags,$(e),$(1))),$(foreach e,$(2),$(call objfreeze__cpy_pyc,$(e),$(1)))))
+endef
+
+# The modules arrive compiled: no --python for these three rules.
+objfreeze__cpy_saved_python := $(OBJFREEZE_PYTHON)
+OBJFREEZE_PYTHON :=
+objfreeze__cpy_goal := $(.DEFAULT_GOAL)
+$(eval $(call objfreeze__cpy_table,bootstrap,$(strip $(OBJFREEZE_CPYTHON_BOOTSTRAP))))
+$(eval $(call objfreeze__cpy_table,stdlib,$(strip $(OBJFREEZE_CPYTHON_STDLIB))))
+$(eval $(call objfreeze__cpy_table,test,$(strip $(OBJFREEZE_CPYTHON_TEST))))
+OBJFREEZE_PYTHON := $(objfreeze__cpy_saved_python)
+
+$(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__cpy_fork)/objfreeze_fork.h \
+    $(objfreeze__cpy_cbind)/objfreeze.h
+	@mkdir -p $(@D)
+	$(CC) -c $(PY_CORE_CFLAGS) -I$(objfreeze__cpy_cbind) -I$(objfreeze__cpy_fork) \
+	  $(if $(strip $(OBJFREEZE_CPYTHON_MAGIC)),-DOBJFREEZE_CPYTHON_MAGIC=$(strip $(OBJFREEZE_CPYTHON_MAGIC))) \
+	  $(OBJFREEZE_CPYTHON_CFLAGS) -o $@ $<
+
+OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o $(OBJFREEZE_CPYTHON_DIR)/bootstrap.o \
+  $(OBJFREEZE_CPYTHON_DIR)/stdlib.o $(OBJFREEZE_CPYTHON_DIR)/test.o
+
+# LIBRARY_OBJS stays recursively expanded (it names variables set later in
+# CPython's Makefile); only Python/frozen.o is swapped for our objects.
+$(eval objfreeze__cpy_library_objs = $(value LIBRARY_OBJS))
+LIBRARY_OBJS = $(filter-out Python/frozen.o,$(objfreeze__cpy_library_objs)) $(OBJFREEZE_CPYTHON_OBJS)
+
+.PHONY: objfreeze-cpython objfreeze-cpython-clean
+objfreeze-cpython: $(OBJFREEZE_CPYTHON_OBJS)
+objfreeze-cpython-clean:
+	rm -rf $(OBJFREEZE_CPYTHON_DIR)
+.DEFAULT_GOAL := $(objfreeze__cpy_goal)
+
+endif
