@@ -114,10 +114,21 @@
  * objfreeze_linked_next() walks every table linked into the program in the
  * default section, in link order, without knowing their symbols: ELF via weak
  * __start_objfreeze/__stop_objfreeze (absent section: nothing to walk),
- * Mach-O via section$start$__TEXT$__objfreeze, COFF via markers this header
- * places in .objfrz$a and .objfrz$z (selectany, so every translation unit may
- * include it). Only tables that pass objfreeze_check are returned. Define
- * OBJFREEZE_NO_LINKED before including to leave these functions out.
+ * Mach-O via section$start$__TEXT$__objfreeze (the linker makes the section,
+ * empty, if no table is linked), COFF via markers this header places in
+ * .objfrz$a and .objfrz$z (selectany, so every translation unit may include
+ * it, C or C++). No unit has to own a definition: there is no
+ * OBJFREEZE_IMPLEMENTATION to define. Only tables that pass objfreeze_check
+ * are returned; zero padding the linker puts between tables is stepped over.
+ * Tables survive --gc-sections and -dead_strip although nothing names them:
+ * objfreeze marks their sections SHF_GNU_RETAIN (ELF) and
+ * S_ATTR_NO_DEAD_STRIP (Mach-O); COFF linkers keep non-COMDAT sections.
+ *
+ * Cost: objfreeze_linked_next checks each table it returns (linear in the
+ * table's entries), and objfreeze_linked_find walks from the first table on
+ * every call. For many lookups, walk once, keep the table pointers, and call
+ * objfreeze_find on each. Define OBJFREEZE_NO_LINKED before including to
+ * leave these functions out.
  *
  * MIT License. See LICENSE.
  */

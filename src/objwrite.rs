@@ -129,10 +129,13 @@ pub fn write_object(target: &Target, place: &Placement, table: &[u8]) -> Result<
             };
         }
         BinaryFormat::MachO => {
-            // LC_BUILD_VERSION: ld64 warns about objects without a platform.
+            // LC_BUILD_VERSION: ld64 warns about objects without a platform,
+            // and about objects whose minimum OS is newer than the program's
+            // deployment target, so claim the oldest each arch runs: 11.0
+            // for arm64, 10.7 for x86_64 (CPython's installers target 10.9).
             let minos = match target.arch {
                 object::Architecture::Aarch64 => macho::Version::new(11, 0, 0),
-                _ => macho::Version::new(10, 15, 0),
+                _ => macho::Version::new(10, 7, 0),
             };
             let mut v = object::write::MachOBuildVersion::default();
             v.platform = macho::PLATFORM_MACOS;

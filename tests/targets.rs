@@ -329,6 +329,16 @@ fn check_object(obj: &Path, fmt: Fmt, symbol: &str, inputs: &Inputs) -> TableInf
             assert!(!has(stack, "SHF_EXECINSTR"), "{stack}");
         }
         Fmt::MachO => {
+            // the platform load command, without which ld64 warns
+            let lc = stdout(
+                Command::new("llvm-objdump")
+                    .args(["--macho", "--private-headers"])
+                    .arg(obj),
+            );
+            assert!(
+                lc.contains("cmd LC_BUILD_VERSION") && lc.contains("platform macos"),
+                "{lc}"
+            );
             assert!(
                 has(sec, "Segment: __TEXT (") && has(sec, "Type: Regular"),
                 "{sec}"
@@ -813,11 +823,13 @@ struct Mac {
     version: &'static str,
 }
 
+/// 10.9: the deployment target of CPython's macOS installers; our objects
+/// must not be "newer than the target minimum".
 const MAC_X64: Mac = Mac {
     triple: "x86_64-apple-darwin",
-    clang_target: "x86_64-apple-macos10.15",
+    clang_target: "x86_64-apple-macos10.9",
     arch: "x86_64",
-    version: "10.15",
+    version: "10.9",
 };
 const MAC_ARM64: Mac = Mac {
     triple: "aarch64-apple-darwin",
