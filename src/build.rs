@@ -621,8 +621,15 @@ fn check_output_not_input(output: &Path, specs: &[Gathered]) -> Result<()> {
     let Ok(out) = std::fs::canonicalize(output) else {
         return Ok(());
     };
+    // Only an input reached under the output's own name can be the output
+    // (the atomic rename replaces that name); comparing names first spares
+    // resolving every path of a large tree.
+    let name = out.file_name();
     for g in specs {
-        if std::fs::canonicalize(&g.spec.path).is_ok_and(|p| p == out) {
+        let p = &g.spec.path;
+        let same_name = p.file_name() == name
+            || std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+        if same_name && std::fs::canonicalize(p).is_ok_and(|p| p == out) {
             bail!("{}: the output would overwrite an input", output.display());
         }
     }

@@ -72,6 +72,25 @@ impl Cache {
         self.dir.join(&hex[..2]).join(&hex[2..])
     }
 
+    /// Mark the directory as a cache (https://bford.info/cachedir/), so
+    /// backup tools skip it.
+    fn tag_once(&self) -> std::io::Result<()> {
+        let Some(top) = self.dir.parent() else {
+            return Ok(());
+        };
+        let tag = top.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            std::fs::create_dir_all(top)?;
+            std::fs::write(
+                &tag,
+                "Signature: 8a477f597d28d172789f06886806bc55
+# objfreeze's bytecode cache; safe to delete.
+",
+            )?;
+        }
+        Ok(())
+    }
+
     /// The cached data for `key`, if present and intact.
     pub fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
         let mut bytes = std::fs::read(self.path(key)).ok()?;
@@ -85,6 +104,7 @@ impl Cache {
     /// Store `data` under `key`. A cache that cannot be written only costs
     /// time, so failures are returned for the caller to warn about, once.
     pub fn put(&self, key: &[u8; 32], data: &[u8]) -> std::io::Result<()> {
+        self.tag_once()?;
         let path = self.path(key);
         let dir = path.parent().expect("has a parent");
         std::fs::create_dir_all(dir)?;

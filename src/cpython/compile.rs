@@ -28,7 +28,9 @@ use anyhow::{anyhow, bail, Context, Result};
 /// Runs in the worker. Written for every CPython from 3.6 on: no f-strings
 /// with `=`, no walrus, nothing newer than 3.6's standard library.
 const WORKER: &str = r#"
-import sys, marshal, importlib.util
+import sys, marshal
+# importlib.util.MAGIC_NUMBER is this module's, already loaded at startup.
+MAGIC = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
 def main():
     optimize = int(sys.argv[1])
     rd = sys.stdin.buffer
@@ -47,7 +49,7 @@ def main():
     def send(status, payload):
         wr.write(bytes([status]) + len(payload).to_bytes(4, "little") + payload)
         wr.flush()
-    wr.write(b"OFZW" + importlib.util.MAGIC_NUMBER)
+    wr.write(b"OFZW" + MAGIC)
     wr.flush()
     while True:
         head = read_exact(4)
@@ -77,13 +79,15 @@ main()
 /// Asks the interpreter what it is. Prints the magic in hex, the version,
 /// the implementation, then the standard library directory.
 const QUERY: &str = r#"
-import sys, importlib.util
+import sys
+# importlib.util.MAGIC_NUMBER, without importing importlib.util.
+magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
 d = getattr(sys, "_stdlib_dir", None)
 if not d:
     import sysconfig
     d = sysconfig.get_paths()["stdlib"]
 v = sys.version_info
-sys.stdout.write("%s\n%d.%d.%d\n%s\n%s\n" % (importlib.util.MAGIC_NUMBER.hex(), v[0], v[1], v[2], sys.implementation.name, d))
+sys.stdout.write("%s\n%d.%d.%d\n%s\n%s\n" % (magic.hex(), v[0], v[1], v[2], sys.implementation.name, d))
 "#;
 
 /// What a Python interpreter told us about itself.
