@@ -385,8 +385,8 @@ fn cross_aarch64_example_imports_stdlib_from_the_section_under_qemu() {
         return;
     };
     let frozen = out
-        .split("== frozen python")
-        .nth(1)
+        .split_once("== frozen python")
+        .map(|(_, rest)| rest)
         .unwrap_or_else(|| panic!("no frozen python run in:\n{out}"));
     for want in [
         "running on aarch64 Python 3.11",
