@@ -123,6 +123,9 @@
  * Tables survive --gc-sections and -dead_strip although nothing names them:
  * objfreeze marks their sections SHF_GNU_RETAIN (ELF) and
  * S_ATTR_NO_DEAD_STRIP (Mach-O); COFF linkers keep non-COMDAT sections.
+ * A table inside a static archive is linked only if something pulls its
+ * member in, which the walk does not: link table objects directly, or the
+ * archive whole (--whole-archive, -force_load, /WHOLEARCHIVE).
  *
  * Cost: objfreeze_linked_next checks each table it returns (linear in the
  * table's entries), and objfreeze_linked_find walks from the first table on

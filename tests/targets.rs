@@ -713,7 +713,8 @@ fn mingw_link(cc: &str, extra: &[&str], table: bool, second: bool, objs: &[&Path
 
 /// A linked PE image holds the table unchanged in a read-only `.objfrz`
 /// section (the `$a`/`$m`/`$z` parts merged).
-fn check_pe_image(exe: &Path, tables_want: &[&TableInfo], inputs: &Inputs) {
+/// Returns the section's VirtualSize.
+fn check_pe_image(exe: &Path, tables_want: &[&TableInfo], inputs: &Inputs) -> u64 {
     let got = tables(exe, inputs);
     let mut digests: Vec<&str> = got.iter().map(|t| t.digest.as_str()).collect();
     let mut want: Vec<&str> = tables_want.iter().map(|t| t.digest.as_str()).collect();
@@ -731,6 +732,11 @@ fn check_pe_image(exe: &Path, tables_want: &[&TableInfo], inputs: &Inputs) {
         !sec.contains("MEM_WRITE") && !sec.contains("MEM_EXECUTE"),
         "{sec}"
     );
+    let vsize = sec
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("VirtualSize: 0x"))
+        .unwrap();
+    u64::from_str_radix(vsize, 16).unwrap()
 }
 
 fn coff_object(triple: &str, inputs: &Inputs, underscore: bool) -> (PathBuf, PathBuf, TableInfo) {
@@ -1215,7 +1221,14 @@ fn linked_tables_coff_wine() {
             MSVC_X64.link(&dir, false, true, &with_pads(&objs, &pad), &exe);
             MSVC_X64.link(&dir, false, true, &[], &none);
         }
-        check_pe_image(&exe, &linked, inputs);
+        let size = check_pe_image(&exe, &linked, inputs);
+        // the walk crossed real padding: more than the tables and the two
+        // 16-byte markers
+        let sum: u64 = infos.iter().map(|t| t.size).sum();
+        assert!(
+            size > sum + 32,
+            "{kind}: .objfrz {size} bytes, tables {sum}: no padding"
+        );
         assert_listing(&wine(&exe), &expected_listing(None, &linked, true), kind);
         assert_listing(
             &wine(&none),
