@@ -122,7 +122,11 @@
  * are returned; zero padding the linker puts between tables is stepped over.
  * Tables survive --gc-sections and -dead_strip although nothing names them:
  * objfreeze marks their sections SHF_GNU_RETAIN (ELF) and
- * S_ATTR_NO_DEAD_STRIP (Mach-O); COFF linkers keep non-COMDAT sections.
+ * S_ATTR_NO_DEAD_STRIP (Mach-O); MSVC-style COFF links (link.exe, lld-link
+ * /OPT:REF) keep non-COMDAT sections. mingw's --gc-sections (GNU ld or lld)
+ * is the exception: it drops any section nothing refers to and COFF has no
+ * flag to prevent it, so there name each table (-Wl,-u,SYMBOL) or leave
+ * --gc-sections out.
  * A table inside a static archive is linked only if something pulls its
  * member in, which the walk does not: link table objects directly, or the
  * archive whole (--whole-archive, -force_load, /WHOLEARCHIVE).

@@ -674,7 +674,9 @@ impl Msvc {
         quiet(cc.arg("-c").arg(listing_c()).arg("-o").arg(&main));
         quiet(
             Command::new("lld-link")
-                .args(["/nologo", "/subsystem:console", "/nodefaultlib"])
+                // /opt:ref (lld-link's default without /debug) collects
+                // unreferenced COMDATs; tables are not COMDAT, so they stay
+                .args(["/nologo", "/subsystem:console", "/nodefaultlib", "/opt:ref"])
                 .arg(format!("/machine:{}", self.machine))
                 .arg(format!("/out:{}", exe.display()))
                 .args(&mains)
@@ -1235,6 +1237,43 @@ fn linked_tables_coff_wine() {
             &expected_listing(None, &[], true),
             &format!("{kind}, no table"),
         );
+        if kind == "mingw" {
+            // mingw's --gc-sections (GNU ld and lld alike) collects any
+            // section nothing refers to, and COFF has no flag to keep one:
+            // unnamed tables vanish; naming each with -u keeps them.
+            for ld in ["-fuse-ld=bfd", "-fuse-ld=lld"] {
+                let gc = dir.join(format!("gc{ld}.exe"));
+                let mut flags = vec![ld];
+                flags.extend(GC);
+                mingw_link(
+                    cc,
+                    &flags,
+                    false,
+                    true,
+                    &objs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+                    &gc,
+                );
+                assert_listing(
+                    &wine(&gc),
+                    &expected_listing(None, &[], true),
+                    &format!("mingw {ld} gc, unnamed"),
+                );
+                flags.push("-Wl,-u,stdlib_modules,-u,app_modules,-u,plugins_modules");
+                mingw_link(
+                    cc,
+                    &flags,
+                    false,
+                    true,
+                    &objs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+                    &gc,
+                );
+                assert_listing(
+                    &wine(&gc),
+                    &expected_listing(None, &linked, true),
+                    &format!("mingw {ld} gc, -u"),
+                );
+            }
+        }
     }
 }
 
