@@ -15,7 +15,7 @@ build_ver=$1 build_magic=$2
 set -- $($QEMU "$stock" -I -S -c "$probe")
 target_ver=$1 target_magic=$2 stdlib=$3
 echo "build interpreter  : $BUILD_PYTHON (x86_64) Python $build_ver, bytecode magic $build_magic"
-echo "target interpreter : $frozen (aarch64, libpython3.11.a) Python $target_ver, bytecode magic $target_magic"
+echo "target interpreter : $stock (aarch64: python.o + libpython3.11.a) Python $target_ver, bytecode magic $target_magic"
 [ "$build_magic" = "$target_magic" ] || fail "bytecode magic differs: rebuild with a build interpreter of Python $target_ver"
 
 # 2. The table: an aarch64 ELF object.
@@ -28,8 +28,9 @@ import sys, platform, json, asyncio
 print("running on", platform.machine(), "Python", platform.python_version())
 for m in (json, json.decoder, asyncio, asyncio.events):
     ld = m.__spec__.loader
-    ld = ld.__name__ if isinstance(ld, type) else type(ld).__name__
-    print(f"  {m.__name__:15} loader={ld:16} origin={m.__spec__.origin} __file__={m.__file__}")
+    ld = ld if isinstance(ld, type) else type(ld)
+    print(f"  {m.__name__:15} loader={ld.__module__}.{ld.__qualname__}")
+    print(" " * 17, f"origin={m.__spec__.origin} __file__={m.__file__}")
 async def main():
     await asyncio.sleep(0.01)
     return json.dumps({"asyncio": "ran", "json": "encoded"})
@@ -59,8 +60,8 @@ grep -q 'File "'"$stdlib"'/json/decoder.py", line [0-9]*, in raw_decode' "$out/t
     fail "no json/decoder.py frame in the traceback"
 
 echo
-grep -q '^  json  *loader=FrozenImporter' "$out/frozen.stdout" || fail "json was not imported from the table"
-grep -q '^  asyncio  *loader=FrozenImporter' "$out/frozen.stdout" || fail "asyncio was not imported from the table"
+grep -q '^  json  *loader=objfreeze.FrozenSourceLoader$' "$out/frozen.stdout" || fail "json was not imported from the table"
+grep -q '^  asyncio  *loader=objfreeze.FrozenSourceLoader$' "$out/frozen.stdout" || fail "asyncio was not imported from the table"
 grep -q 'asyncio.run(main()) -> {"asyncio": "ran"' "$out/frozen.stdout" || fail "the coroutine did not run"
 [ "$stock_pyc" -gt 0 ] || fail "the stock python touched no stdlib .pyc: the syscall trace proves nothing"
 [ "$frozen_pyc" -eq 0 ] || fail "the frozen python touched $frozen_pyc stdlib .pyc files"
