@@ -20,11 +20,17 @@ use std::process::{Command, Output};
 use common::*;
 
 struct Cpython {
-    minor: &'static str,
+    /// The build interpreter (PYTHON_FOR_FREEZE), of the same version.
     python: PathBuf,
+    /// config-3.X-*: the generated Makefile and python.o.
     config: PathBuf,
     include: PathBuf,
+    pyconfig: PathBuf,
     stdlib: PathBuf,
+    /// The library whose objects stand in for a build's.
+    archive: PathBuf,
+    /// The Makefile's srcdir is `..` (a separate build directory).
+    srcdir_up: bool,
 }
 
 fn cpython(minor: &'static str) -> Option<Cpython> {
@@ -41,11 +47,13 @@ fn cpython(minor: &'static str) -> Option<Cpython> {
         })?;
     let include = prefix.join("include").join(format!("python{minor}"));
     Some(Cpython {
-        minor,
         python,
+        archive: config.join(format!("libpython{minor}.a")),
         config,
+        pyconfig: include.join("pyconfig.h"),
         include,
         stdlib,
+        srcdir_up: false,
     })
 }
 
@@ -84,17 +92,23 @@ fn symlink(src: &Path, dst: &Path) {
     std::os::unix::fs::symlink(src, dst).unwrap_or_else(|e| panic!("{}: {e}", dst.display()));
 }
 
-/// The build directory, as described at the top of this file.
-fn build_dir(py: &Cpython, d: &Path) {
-    symlink(&py.include, &d.join("Include"));
-    symlink(Path::new("Include/pyconfig.h"), &d.join("pyconfig.h"));
-    std::fs::create_dir_all(d.join("Programs")).unwrap();
-    std::fs::copy(py.config.join("python.o"), d.join("Programs/python.o")).unwrap();
-    std::fs::write(d.join("Makefile"), makefile_with_fragment(py)).unwrap();
+/// The source and build directories under `src`, as described at the top
+/// of this file; returns the build directory.
+fn build_dir(py: &Cpython, src: &Path) -> PathBuf {
+    let build = if py.srcdir_up {
+        src.join("build")
+    } else {
+        src.to_path_buf()
+    };
+    std::fs::create_dir_all(build.join("Programs")).unwrap();
+    symlink(&py.include, &src.join("Include"));
+    symlink(&py.pyconfig, &build.join("pyconfig.h"));
+    std::fs::copy(py.config.join("python.o"), build.join("Programs/python.o")).unwrap();
+    std::fs::write(build.join("Makefile"), makefile_with_fragment(py)).unwrap();
 
     // Lib/: the installed stdlib, plus the test fixtures a source tree has
     // and an installation lacks (__phello__.ham, Tools/freeze/flag.py).
-    let lib = d.join("Lib");
+    let lib = src.join("Lib");
     std::fs::create_dir_all(lib.join("__phello__/ham")).unwrap();
     for e in std::fs::read_dir(&py.stdlib).unwrap().flatten() {
         if e.file_name() != "__phello__" {
@@ -116,8 +130,9 @@ fn build_dir(py: &Cpython, d: &Path) {
         )
         .unwrap();
     }
-    std::fs::create_dir_all(d.join("Tools/freeze")).unwrap();
-    std::fs::copy(fx.join("frozen_only.py"), d.join("Tools/freeze/flag.py")).unwrap();
+    std::fs::create_dir_all(src.join("Tools/freeze")).unwrap();
+    std::fs::copy(fx.join("frozen_only.py"), src.join("Tools/freeze/flag.py")).unwrap();
+    build
 }
 
 fn make(d: &Path) -> Command {
@@ -149,7 +164,7 @@ fn place_objects(py: &Cpython, d: &Path) -> Vec<String> {
     std::fs::create_dir_all(&ar).unwrap();
     run(Command::new("ar")
         .arg("x")
-        .arg(py.config.join(format!("libpython{}.a", py.minor)))
+        .arg(&py.archive)
         .current_dir(&ar));
     let mut old = vec![
         "-o".to_string(),
@@ -202,8 +217,7 @@ fn cpython_fragment_relinks_python_with_cpythons_own_rules() {
     for minor in ["3.11", "3.12", "3.13"] {
         let Some(py) = cpython(minor) else { continue };
         let dir = tempdir();
-        let d = dir.path();
-        build_dir(&py, d);
+        let d = &build_dir(&py, dir.path());
         let old = place_objects(&py, d);
         let common_args = vec![
             format!("PYTHON_FOR_FREEZE={}", py.python.display()),
@@ -347,6 +361,94 @@ fn cpython_fragment_relinks_python_with_cpythons_own_rules() {
         assert_eq!(said.trim(), format!("frozen {}", so.display()), "{minor}");
         eprintln!("{minor}: shared libpython from LIBRARY_OBJS carries the tables; python-shared runs from it");
     }
+}
+
+/// The cross build: Debian's arm64 CPython 3.11 (libpython3.11-dev:arm64,
+/// whose generated Makefile has CC=aarch64-linux-gnu-gcc and srcdir=..),
+/// the modules compiled by the x86_64 /usr/bin/python3.11 of the same
+/// version as PYTHON_FOR_FREEZE, the tables written for
+/// OBJFREEZE_TARGET=aarch64-unknown-linux-gnu, python linked by CPython's
+/// rule with the cross compiler and run under qemu.
+#[test]
+fn cpython_fragment_cross_builds_an_aarch64_python() {
+    let config = PathBuf::from("/usr/lib/python3.11/config-3.11-aarch64-linux-gnu");
+    if !have_all(&[
+        "make",
+        "aarch64-linux-gnu-gcc",
+        "qemu-aarch64",
+        "/usr/bin/python3.11",
+        "/usr/lib/python3.11/config-3.11-aarch64-linux-gnu/Makefile",
+    ]) {
+        return;
+    }
+    let py = Cpython {
+        python: PathBuf::from("/usr/bin/python3.11"),
+        // The PIC objects: Debian's gcc links position-independent executables.
+        archive: config.join("libpython3.11-pic.a"),
+        config,
+        include: PathBuf::from("/usr/include/python3.11"),
+        pyconfig: PathBuf::from("/usr/include/aarch64-linux-gnu/python3.11/pyconfig.h"),
+        stdlib: PathBuf::from("/usr/lib/python3.11"),
+        srcdir_up: true,
+    };
+    let dir = tempdir();
+    let d = &build_dir(&py, dir.path());
+    let old = place_objects(&py, d);
+    let out = make_ok(
+        d,
+        &old,
+        &[
+            "-j4".to_string(),
+            format!("PYTHON_FOR_FREEZE={}", py.python.display()),
+            "OBJFREEZE_CPYTHON_FREEZE_DEPS=".into(),
+            format!("OBJFREEZE={}", env!("CARGO_BIN_EXE_objfreeze")),
+            "OBJFREEZE_TARGET=aarch64-unknown-linux-gnu".into(),
+            "LINK_PYTHON_OBJS=$(LIBRARY_OBJS)".into(),
+            "LINK_PYTHON_DEPS=$(LIBRARY_OBJS)".into(),
+            "python".into(),
+        ],
+    );
+    assert!(
+        out.contains("aarch64-linux-gnu-gcc -c"),
+        "frozen.c not cross-compiled:\n{out}"
+    );
+    assert!(
+        out.contains("--target aarch64-unknown-linux-gnu"),
+        "tables not for aarch64:\n{out}"
+    );
+    let file = stdout(Command::new("file").arg(d.join("python")));
+    assert!(file.contains("ARM aarch64"), "{file}");
+    let inspect = stdout(
+        objfreeze()
+            .args(["inspect", "--summary"])
+            .arg(d.join("python")),
+    );
+    assert_eq!(inspect.matches("CPython 3.11").count(), 3, "{inspect}");
+    let qemu = |args: &[&str]| {
+        stdout(
+            Command::new("qemu-aarch64")
+                .args(["-L", "/usr/aarch64-linux-gnu"])
+                .arg(d.join("python"))
+                .args(args),
+        )
+    };
+    let probe = "import os, _imp, __hello__, importlib.machinery as m; __hello__.main(); \
+                 print(os.__spec__.origin, len(_imp._frozen_module_names()), os.uname().machine, \
+                 m.FrozenImporter.find_spec('__phello__.__init__').loader_state.origname)";
+    let said = qemu(&["-I", "-c", probe]);
+    assert_eq!(said, "Hello world!\nfrozen 29 aarch64 <__phello__\n");
+    let off = qemu(&[
+        "-I",
+        "-X",
+        "frozen_modules=off",
+        "-c",
+        "import os; print(os.__spec__.origin)",
+    ]);
+    assert_eq!(off.trim(), "/usr/lib/python3.11/os.py");
+    eprintln!(
+        "aarch64 python from Debian's arm64 Makefile + cpython.mk ran under qemu: {}",
+        said.lines().last().unwrap()
+    );
 }
 
 /// configure's answer for one combination: (exit ok, vars.mk or stderr).
