@@ -416,8 +416,12 @@ fn cpython_fragment_cross_builds_an_aarch64_python() {
         out.contains("--target aarch64-unknown-linux-gnu"),
         "tables not for aarch64:\n{out}"
     );
-    let file = stdout(Command::new("file").arg(d.join("python")));
-    assert!(file.contains("ARM aarch64"), "{file}");
+    // ELF, e_machine EM_AARCH64 (183).
+    let exe = std::fs::read(d.join("python")).unwrap();
+    assert!(
+        exe.starts_with(b"\x7fELF") && exe[18..20] == 183u16.to_le_bytes(),
+        "python is not an aarch64 ELF"
+    );
     let inspect = stdout(
         objfreeze()
             .args(["inspect", "--summary"])
