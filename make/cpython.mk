@@ -65,6 +65,12 @@
 #                                tables. Default: read from
 #                                $(OBJFREEZE_CPYTHON_LIB)/importlib/_bootstrap_external.py;
 #                                empty: frozen.c's built-in release value.
+#   OBJFREEZE_CPYTHON_DEEPFREEZE yes: bootstrap and stdlib modules that
+#                                Python/deepfreeze also holds run from its
+#                                static code objects, as in stock 3.11 and
+#                                3.12 (startup as fast as stock). Default:
+#                                yes if the Makefile has DEEPFREEZE_OBJS
+#                                (3.11, 3.12), else empty.
 #   OBJFREEZE_CPYTHON_CFLAGS     Extra flags for compiling frozen.c.
 #   OBJFREEZE, OBJFREEZE_TARGET, OBJFREEZE_TOOL_DEP, ...  See objfreeze.mk
 #                                (a cross build sets OBJFREEZE_TARGET to the
@@ -96,6 +102,7 @@ OBJFREEZE_CPYTHON_TEST ?= __hello__ __hello_alias__=__hello__ \
 OBJFREEZE_CPYTHON_FREEZE_DEPS ?= $(filter-out %.py,$(FREEZE_MODULE_DEPS))
 OBJFREEZE_CPYTHON_MAGIC ?= $(shell sed -n 's/^MAGIC_NUMBER = (\([0-9]*\)).*/\1/p' \
   $(OBJFREEZE_CPYTHON_LIB)/importlib/_bootstrap_external.py 2>/dev/null)
+OBJFREEZE_CPYTHON_DEEPFREEZE ?= $(if $(strip $(DEEPFREEZE_OBJS)),yes)
 OBJFREEZE_CPYTHON_CFLAGS ?=
 
 objfreeze__cpy_fork := $(objfreeze__cpy_make)/../cbindings/cpython/fork
@@ -152,6 +159,7 @@ $(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__
 	@mkdir -p $(@D)
 	$(CC) -c $(PY_CORE_CFLAGS) -I$(objfreeze__cpy_cbind) -I$(objfreeze__cpy_fork) \
 	  $(if $(strip $(OBJFREEZE_CPYTHON_MAGIC)),-DOBJFREEZE_CPYTHON_MAGIC=$(strip $(OBJFREEZE_CPYTHON_MAGIC))) \
+	  $(if $(filter yes,$(OBJFREEZE_CPYTHON_DEEPFREEZE)),-DOBJFREEZE_DEEPFREEZE) \
 	  $(OBJFREEZE_CPYTHON_CFLAGS) -o $@ $<
 
 OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o $(OBJFREEZE_CPYTHON_DIR)/bootstrap.o \

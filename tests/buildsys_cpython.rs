@@ -239,6 +239,21 @@ fn cpython_fragment_relinks_python_with_cpythons_own_rules() {
             .filter(|l| l.contains("cpython-compile.py"))
             .count();
         assert_eq!(compiled, 3 + 15 + 11, "{minor}: modules compiled:\n{out}");
+        // frozen.c keeps the deep-frozen startup modules where the Makefile has them.
+        let joined = out.replace("\\\n", " ");
+        let cc_line = joined
+            .lines()
+            .find(|l| l.contains("frozen.c"))
+            .unwrap_or_else(|| panic!("{minor}: frozen.c not compiled:\n{out}"));
+        assert_eq!(
+            cc_line.contains("-DOBJFREEZE_DEEPFREEZE"),
+            minor != "3.13",
+            "{minor}: {cc_line}"
+        );
+        assert!(
+            cc_line.contains("-DPy_BUILD_CORE"),
+            "{minor}: not compiled with PY_CORE_CFLAGS: {cc_line}"
+        );
         let link = out
             .lines()
             .find(|l| l.contains(" -o python ") && l.contains("Programs/python.o"))

@@ -23,6 +23,14 @@
  * section is one table, so it is sorted by name, which lets the lookups in
  * objfreeze_fork.h binary-search it.
  *
+ * With -DOBJFREEZE_DEEPFREEZE (3.11 and 3.12 only), entries of the bootstrap
+ * and stdlib tables whose source CPython also deep-freezes get that static
+ * code object as get_code, as stock frozen.c does: startup then costs what
+ * it costs stock CPython instead of unmarshalling them. Only valid when
+ * Python/deepfreeze/deepfreeze.o was generated from the same sources as the
+ * tables (one source tree: CPython's Makefile regenerates both); make/
+ * cpython.mk turns it on whenever the Makefile has DEEPFREEZE_OBJS.
+ *
  * Before any frozen module runs, every table is checked (objfreeze_check) and
  * its interpreter tag compared with this CPython's bytecode magic; a damaged
  * table or one written for another Python version stops the program with a
@@ -93,6 +101,62 @@ static const struct {
     {&OBJFREEZE_STDLIB_TABLE, OBJFREEZE__STR(OBJFREEZE_STDLIB_TABLE)},
     {&OBJFREEZE_TEST_TABLE, OBJFREEZE__STR(OBJFREEZE_TEST_TABLE)},
 };
+
+#if defined(OBJFREEZE_DEEPFREEZE) && PY_VERSION_HEX < 0x030D0000
+/* What Python/deepfreeze/deepfreeze.c defines for the modules stock
+   CPython deep-freezes into its bootstrap and stdlib sections, by source. */
+typedef PyObject *(*get_code_fn)(void);
+#define OBJFREEZE__DEEP(id) extern PyObject *_Py_get_##id##_toplevel(void);
+OBJFREEZE__DEEP(importlib__bootstrap)
+OBJFREEZE__DEEP(importlib__bootstrap_external)
+OBJFREEZE__DEEP(zipimport)
+OBJFREEZE__DEEP(abc)
+OBJFREEZE__DEEP(codecs)
+OBJFREEZE__DEEP(io)
+OBJFREEZE__DEEP(_collections_abc)
+OBJFREEZE__DEEP(_sitebuiltins)
+OBJFREEZE__DEEP(genericpath)
+OBJFREEZE__DEEP(ntpath)
+OBJFREEZE__DEEP(posixpath)
+OBJFREEZE__DEEP(os)
+OBJFREEZE__DEEP(site)
+OBJFREEZE__DEEP(stat)
+OBJFREEZE__DEEP(importlib_util)
+OBJFREEZE__DEEP(importlib_machinery)
+OBJFREEZE__DEEP(runpy)
+
+static const struct {
+    const char *source;
+    get_code_fn get_code;
+} deepfrozen[] = {
+    {"importlib._bootstrap", _Py_get_importlib__bootstrap_toplevel},
+    {"importlib._bootstrap_external", _Py_get_importlib__bootstrap_external_toplevel},
+    {"zipimport", _Py_get_zipimport_toplevel},
+    {"abc", _Py_get_abc_toplevel},
+    {"codecs", _Py_get_codecs_toplevel},
+    {"io", _Py_get_io_toplevel},
+    {"_collections_abc", _Py_get__collections_abc_toplevel},
+    {"_sitebuiltins", _Py_get__sitebuiltins_toplevel},
+    {"genericpath", _Py_get_genericpath_toplevel},
+    {"ntpath", _Py_get_ntpath_toplevel},
+    {"posixpath", _Py_get_posixpath_toplevel},
+    {"os", _Py_get_os_toplevel},
+    {"site", _Py_get_site_toplevel},
+    {"stat", _Py_get_stat_toplevel},
+    {"importlib.util", _Py_get_importlib_util_toplevel},
+    {"importlib.machinery", _Py_get_importlib_machinery_toplevel},
+    {"runpy", _Py_get_runpy_toplevel},
+};
+
+/* The deep-frozen code of an entry compiled from `source`, or NULL. */
+static get_code_fn deepfrozen_code(const char *source)
+{
+    size_t i;
+    for (i = 0; i < sizeof deepfrozen / sizeof deepfrozen[0]; i++)
+        if (strcmp(deepfrozen[i].source, source) == 0) return deepfrozen[i].get_code;
+    return NULL;
+}
+#endif
 
 /* Until the constructor runs the sections are empty, never dangling. */
 static const struct _frozen no_modules[1];
@@ -207,6 +271,12 @@ static void objfreeze_fork_init(void)
             mods->code = objfreeze_entry_data(t, e);
             mods->size = (int)objfreeze_entry_size(e);
             mods->is_package = objfreeze_entry_is_package(e);
+#if defined(OBJFREEZE_DEEPFREEZE) && PY_VERSION_HEX < 0x030D0000
+            if (s < 2) {
+                const char *source = objfreeze_entry_origin(t, e);
+                mods->get_code = deepfrozen_code(source != NULL ? source : mods->name);
+            }
+#endif
             mods++;
             if (objfreeze_entry_is_alias(e)) {
                 al->name = objfreeze_entry_name(t, e);
