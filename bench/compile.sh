@@ -50,16 +50,15 @@ hyperfine --runs $((runs * 4)) --warmup 2 \
   -n "objfreeze warm (nothing changed)" \
   "'$ofz' build -q --stdlib --python '$py' --cache-dir '$work/warm' -o '$work/warm.o'"
 
-# Medians, and the ratios the README quotes.
-median() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"])' "$1" "$2"; }
-cold=$(median "$out/compile-$ver.json" 0)
-ca=$(median "$out/compile-$ver.json" 1)
-warm=$(median "$out/compile-$ver-warm.json" 0)
-"$py" - "$cold" "$ca" "$warm" "$n" "$ver" <<'EOF' | tee "$out/compile-$ver-summary.txt"
-import sys
-cold, ca, warm = map(float, sys.argv[1:4])
-print("Python %s stdlib, %s sources (medians):" % (sys.argv[5], sys.argv[4]))
-print("  objfreeze cold build   %7.3f s" % cold)
-print("  compileall, 1 process  %7.3f s  (cold objfreeze is %.2fx faster)" % (ca, ca / cold))
-print("  objfreeze warm rebuild %7.3f s  (%.1fx faster than cold)" % (warm, cold / warm))
+# Medians of wall time, and mean CPU time (user+system, children included),
+# which a busy machine disturbs less; and the ratios the README quotes.
+"$py" - "$out/compile-$ver.json" "$out/compile-$ver-warm.json" "$n" "$ver" <<'EOF' | tee "$out/compile-$ver-summary.txt"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"] + json.load(open(sys.argv[2]))["results"]
+(cold, ca, warm) = [x["median"] for x in r]
+(ccold, cca, cwarm) = [x["user"] + x["system"] for x in r]
+print("Python %s stdlib, %s sources; wall (median) and CPU (user+sys, mean):" % (sys.argv[4], sys.argv[3]))
+print("  objfreeze cold build   %7.3f s wall %7.3f s CPU" % (cold, ccold))
+print("  compileall, 1 process  %7.3f s wall %7.3f s CPU  (cold objfreeze %.2fx faster)" % (ca, cca, ca / cold))
+print("  objfreeze warm rebuild %7.3f s wall %7.3f s CPU  (%.1fx faster than cold; %.1fx in CPU)" % (warm, cwarm, cold / warm, ccold / cwarm))
 EOF

@@ -374,6 +374,7 @@ fn load_modules(
     stats: &mut (usize, usize),
 ) -> Result<Vec<Loaded>> {
     let mut out = Vec::with_capacity(specs.len());
+    let cache = opts.cache_dir.as_deref().map(Cache::new);
     // Sources to compile: (index into `out`, job, cache key).
     let mut jobs: Vec<(usize, cpython::compile::Job, [u8; 32])> = Vec::new();
     for g in specs {
@@ -403,13 +404,23 @@ fn load_modules(
                     .field(co.as_os_str().as_encoded_bytes())
                     .field(&bytes)
                     .finish();
-                let job = cpython::compile::Job {
-                    path: p.clone(),
-                    co_filename: co,
-                    source: bytes,
-                };
-                jobs.push((out.len(), job, key));
-                (Vec::new(), None)
+                // Looked up at once, so a hit's source is freed straight away.
+                let hit = cache.as_ref().and_then(|c| c.get(&key));
+                match hit.filter(|d| cpython::pyc::check_code_object(d).is_ok()) {
+                    Some(data) => {
+                        stats.1 += 1;
+                        (data, None)
+                    }
+                    None => {
+                        let job = cpython::compile::Job {
+                            path: p.clone(),
+                            co_filename: co,
+                            source: bytes,
+                        };
+                        jobs.push((out.len(), job, key));
+                        (Vec::new(), None)
+                    }
+                }
             }
             Some("pyc") => {
                 let pyc = cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
@@ -428,35 +439,22 @@ fn load_modules(
             pyc_tag,
         });
     }
-    if let Some(i) = interp {
-        compile_sources(opts, i, &mut out, jobs, stats)?;
+    if let (Some(i), false) = (interp, jobs.is_empty()) {
+        compile_sources(opts, i, &mut out, jobs, cache.as_ref(), stats)?;
     }
     Ok(out)
 }
 
-/// Fill in the bytecode of every source: from the cache, else compiled by
-/// the interpreter's workers (and then cached).
+/// Compile the sources the cache did not have, with the interpreter's
+/// workers, and cache what they give.
 fn compile_sources(
     opts: &BuildOptions,
     interp: &Interpreter,
     out: &mut [Loaded],
-    jobs: Vec<(usize, cpython::compile::Job, [u8; 32])>,
+    misses: Vec<(usize, cpython::compile::Job, [u8; 32])>,
+    cache: Option<&Cache>,
     stats: &mut (usize, usize),
 ) -> Result<()> {
-    let cache = opts.cache_dir.as_deref().map(Cache::new);
-    let mut misses = Vec::new();
-    for (idx, job, key) in jobs {
-        match cache.as_ref().and_then(|c| c.get(&key)) {
-            Some(data) => {
-                out[idx].module.data = data;
-                stats.1 += 1;
-            }
-            None => misses.push((idx, job, key)),
-        }
-    }
-    if misses.is_empty() {
-        return Ok(());
-    }
     let workers = match opts.jobs {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -483,7 +481,7 @@ fn compile_sources(
             Some(Ok(data)) => {
                 cpython::pyc::check_code_object(&data)
                     .with_context(|| out[*idx].path.display().to_string())?;
-                if let Some(c) = &cache {
+                if let Some(c) = cache {
                     if let Err(e) = c.put(key, &data) {
                         cache_failed.get_or_insert(e);
                     }
@@ -621,15 +619,13 @@ fn check_output_not_input(output: &Path, specs: &[Gathered]) -> Result<()> {
     let Ok(out) = std::fs::canonicalize(output) else {
         return Ok(());
     };
-    // Only an input reached under the output's own name can be the output
-    // (the atomic rename replaces that name); comparing names first spares
-    // resolving every path of a large tree.
+    // Only an input named like the output can be the path the atomic
+    // rename replaces; comparing names first spares resolving every path of
+    // a large tree.
     let name = out.file_name();
     for g in specs {
         let p = &g.spec.path;
-        let same_name = p.file_name() == name
-            || std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
-        if same_name && std::fs::canonicalize(p).is_ok_and(|p| p == out) {
+        if p.file_name() == name && std::fs::canonicalize(p).is_ok_and(|p| p == out) {
             bail!("{}: the output would overwrite an input", output.display());
         }
     }

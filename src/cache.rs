@@ -2,11 +2,13 @@
 //! blake3 hash of everything that determines it, so a rebuild where nothing
 //! changed compiles nothing.
 //!
-//! Entries live at `DIR/v1/ab/cdef...` (the key in hex, split so no
-//! directory grows huge). Each holds the blake3 hash of its data, then the
-//! data; an entry that fails that check (a torn write, a bad disk) is a miss.
-//! Writes go through a temporary file and a rename, so concurrent builds
-//! sharing a cache never see half an entry.
+//! Entries live at `DIR/v2/ab/cdef...` (the key in hex, split so no
+//! directory grows huge). Writes go through a temporary file and a rename,
+//! so concurrent builds sharing a cache never see half an entry. Each entry
+//! starts with its own key and its data's length: a file that is not what
+//! its name says (copied around, truncated by a full disk) is a miss.
+//! The data is not hashed again on reading: that would cost a warm build as
+//! much as hashing every source.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +20,7 @@ pub struct KeyBuilder(blake3::Hasher);
 impl KeyBuilder {
     pub fn new(domain: &str) -> Self {
         let mut h = blake3::Hasher::new();
-        h.update(b"objfreeze cache v1\0");
+        h.update(b"objfreeze cache v2\0");
         let mut k = KeyBuilder(h);
         k.field(domain.as_bytes());
         k
@@ -32,6 +34,9 @@ impl KeyBuilder {
         *self.0.finalize().as_bytes()
     }
 }
+
+/// Entry header: the key, then the data's length.
+const HEAD: usize = 40;
 
 pub struct Cache {
     dir: PathBuf,
@@ -63,7 +68,7 @@ pub fn default_dir() -> Option<PathBuf> {
 impl Cache {
     pub fn new(dir: &Path) -> Cache {
         Cache {
-            dir: dir.join("v1"),
+            dir: dir.join("v2"),
         }
     }
 
@@ -94,10 +99,14 @@ impl Cache {
     /// The cached data for `key`, if present and intact.
     pub fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
         let mut bytes = std::fs::read(self.path(key)).ok()?;
-        if bytes.len() < 32 || blake3::hash(&bytes[32..]).as_bytes() != &bytes[..32] {
+        if bytes.len() < HEAD || bytes[..32] != key[..] {
             return None;
         }
-        bytes.drain(..32);
+        let len = u64::from_le_bytes(bytes[32..HEAD].try_into().unwrap());
+        if len != (bytes.len() - HEAD) as u64 {
+            return None;
+        }
+        bytes.drain(..HEAD);
         Some(bytes)
     }
 
@@ -109,7 +118,8 @@ impl Cache {
         let dir = path.parent().expect("has a parent");
         std::fs::create_dir_all(dir)?;
         let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-        tmp.write_all(blake3::hash(data).as_bytes())?;
+        tmp.write_all(key)?;
+        tmp.write_all(&(data.len() as u64).to_le_bytes())?;
         tmp.write_all(data)?;
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(())
@@ -121,7 +131,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_corruption() {
+    fn round_trip_and_damage() {
         let d = tempfile::tempdir().unwrap();
         let c = Cache::new(d.path());
         let k = KeyBuilder::new("t").field(b"a").field(b"bc").finish();
@@ -131,9 +141,12 @@ mod tests {
         c.put(&k, b"data").unwrap();
         assert_eq!(c.get(&k).unwrap(), b"data");
         let p = c.path(&k);
-        let mut b = std::fs::read(&p).unwrap();
-        *b.last_mut().unwrap() ^= 1;
-        std::fs::write(&p, b).unwrap();
-        assert!(c.get(&k).is_none());
+        let b = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &b[..b.len() - 1]).unwrap();
+        assert!(c.get(&k).is_none(), "truncated");
+        let p2 = c.path(&k2);
+        std::fs::create_dir_all(p2.parent().unwrap()).unwrap();
+        std::fs::write(&p2, &b).unwrap();
+        assert!(c.get(&k2).is_none(), "another key's entry");
     }
 }

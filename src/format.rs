@@ -236,6 +236,23 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
+/// A blob as a map key, hashed by its length and ends only: hashing whole
+/// blobs (megabytes of bytecode) cost more than the rest of a build, while
+/// blobs that share length and ends are almost always the same blob, which
+/// equality then checks in full.
+#[derive(PartialEq, Eq)]
+struct BlobKey<'a>(&'a [u8]);
+
+impl std::hash::Hash for BlobKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let b = self.0;
+        let n = b.len().min(32);
+        b.len().hash(h);
+        b[..n].hash(h);
+        b[b.len() - n..].hash(h);
+    }
+}
+
 fn align_up(v: u64, a: u64) -> u64 {
     v.div_ceil(a) * a
 }
@@ -283,12 +300,12 @@ pub fn write_table(modules: &[Module], tag: Tag, endian: Endian) -> Result<Vec<u
     let data_offset = align_up(names_offset + names.len() as u64, ALIGN as u64);
 
     // Data: each distinct blob once, aligned.
-    let mut blob_at: HashMap<&[u8], u64> = HashMap::new();
+    let mut blob_at: HashMap<BlobKey, u64> = HashMap::new();
     let mut blobs: Vec<&[u8]> = Vec::new();
     let mut data_len: u64 = 0;
     let mut entry_data = Vec::with_capacity(order.len());
     for m in &order {
-        let at = *blob_at.entry(&m.data).or_insert_with(|| {
+        let at = *blob_at.entry(BlobKey(&m.data)).or_insert_with(|| {
             let at = align_up(data_len, ALIGN as u64);
             data_len = at + m.data.len() as u64;
             blobs.push(&m.data);

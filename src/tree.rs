@@ -133,7 +133,8 @@ fn walk_dir(
     out: &mut Walked,
 ) -> Result<()> {
     out.dirs.push(dir.to_path_buf());
-    let mut entries: Vec<(String, PathBuf)> = Vec::new();
+    // Name, path, and whether it is a directory (None: a symlink, resolved below).
+    let mut entries: Vec<(String, PathBuf, Option<bool>)> = Vec::new();
     let rd = std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))?;
     for e in rd {
         let e = e.with_context(|| format!("{}: cannot read", dir.display()))?;
@@ -144,7 +145,16 @@ fn walk_dir(
                 e.path().display()
             );
         };
-        entries.push((name, e.path()));
+        // The directory entry's own type costs no system call; only
+        // symlinks need a look at what they point to.
+        let is_dir = e.file_type().ok().and_then(|t| {
+            if t.is_symlink() {
+                None
+            } else {
+                Some(t.is_dir())
+            }
+        });
+        entries.push((name, e.path(), is_dir));
     }
     entries.sort();
     let ext = format!(".{}", layout.ext);
@@ -154,25 +164,30 @@ fn walk_dir(
         None => stem.to_string(),
     };
     let mut subpackages = Vec::new();
-    for (name, path) in entries {
+    let dir_named = |stem: &str| entries.binary_search_by(|e| e.0.as_str().cmp(stem)).is_ok();
+    for (name, path, is_dir) in &entries {
+        let (name, path) = (name.clone(), path.clone());
         let r = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
         let is_source = name.ends_with(&ext) && name.len() > ext.len();
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            // Only a broken source matters; other odd entries are not ours.
-            Err(e) if is_source => {
-                if filter.excluded(&r, Some(&name[..name.len() - ext.len()])) {
-                    continue;
+        let is_dir = match is_dir {
+            Some(d) => *d,
+            None => match std::fs::metadata(&path) {
+                Ok(m) => m.is_dir(),
+                // Only a broken source matters; other odd entries are not ours.
+                Err(e) if is_source => {
+                    if filter.excluded(&r, Some(&name[..name.len() - ext.len()])) {
+                        continue;
+                    }
+                    return Err(anyhow!(e).context(format!("{}: cannot read", path.display())));
                 }
-                return Err(anyhow!(e).context(format!("{}: cannot read", path.display())));
-            }
-            Err(_) => continue,
+                Err(_) => continue,
+            },
         };
-        if meta.is_dir() {
+        if is_dir {
             if layout.skip_dirs.contains(&name.as_str()) || filter.excluded(&r, None) {
                 continue;
             }
@@ -207,7 +222,10 @@ fn walk_dir(
             );
         }
         let dir_rel = &r[..r.len() - ext.len()];
-        if dir.join(stem).join(&init).is_file() && !filter.excluded(dir_rel, None) {
+        if dir_named(stem)
+            && dir.join(stem).join(&init).is_file()
+            && !filter.excluded(dir_rel, None)
+        {
             bail!(
                 "{} and {} both define module `{}`: a module and a package of the same name",
                 path.display(),
