@@ -375,11 +375,9 @@ fn embedding_program_every_version() {
             });
             link_embed(&python, &table, shared, &exe);
             let got = stdout(Command::new(&exe).arg(APP_SCRIPT));
-            let expected = format!(
-                "installed 4 modules\nhello, embed hello, sub! disk\n\
+            let expected = "installed 4 modules\nhello, embed hello, sub! disk\n\
                  FrozenSourceLoader FrozenSourceLoader SourceFileLoader\nTrue True\n\
-                 def greet(who):\nTrue\n"
-            );
+                 def greet(who):\nTrue\n";
             assert_eq!(got, expected, "{v} {}", exe.display());
             // The file was read from the table: its source path is the fixture's.
             let file = stdout(Command::new(&exe).arg("import app.core; print(app.core.__file__)"));
