@@ -702,12 +702,66 @@ int objfreeze_cpython_install_linked(unsigned flags) {
 /* With OBJFREEZE_CPYTHON_HOME="/prefix" (the prefix the table's sources
    live under), the python does not probe for its stdlib: stock startup
    stats lib/python3.X/os.py (the prefix "landmark") in every directory
-   above the executable, the last stdlib file it would still touch. The
-   environment's PYTHONHOME, when set, still wins. */
-#ifdef OBJFREEZE_CPYTHON_HOME
-static void ofz_set_home(void) {
+   above the executable, the last stdlib file it would still touch. The home
+   is left to stock startup wherever it would not be the prefix: PYTHONHOME
+   in the environment, a `._pth` file beside the executable (3.11+), or a
+   `pyvenv.cfg` beside it or one directory up (a venv). glibc passes argv to
+   constructors; elsewhere the home is never set. */
+#if defined(OBJFREEZE_CPYTHON_HOME) && defined(__GLIBC__)
+#include <unistd.h>
+#define OFZ_SET_HOME 1
+
+static int ofz_exists(const char *dir, size_t dirlen, const char *name) {
+    char path[4096];
+    if (dirlen + strlen(name) + 2 > sizeof path) return 1; /* unsure: leave it to stock */
+    memcpy(path, dir, dirlen);
+    path[dirlen] = '/';
+    strcpy(path + dirlen + 1, name);
+    return access(path, F_OK) == 0;
+}
+
+/* The executable as startup sees it (argv[0], looked up on PATH if it has
+   no slash), unresolved: a symlink's directory is where `._pth` is read. */
+static int ofz_find_exe(const char *argv0, char *out, size_t len) {
+    const char *path = getenv("PATH"), *p, *end;
+    if (argv0 == NULL || argv0[0] == '\0' || strlen(argv0) >= len) return -1;
+    if (strchr(argv0, '/') != NULL) {
+        strcpy(out, argv0);
+        return 0;
+    }
+    for (p = path; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+        size_t n;
+        end = strchr(p, ':');
+        if (end == NULL) end = p + strlen(p);
+        n = (size_t)(end - p);
+        if (n == 0 || n + strlen(argv0) + 2 > len) continue;
+        memcpy(out, p, n);
+        out[n] = '/';
+        strcpy(out + n + 1, argv0);
+        if (access(out, X_OK) == 0) return 0;
+    }
+    return -1;
+}
+
+static void ofz_set_home(const char *argv0) {
     static wchar_t *home;
+    char exe[4096];
+    const char *slash, *up;
+    size_t dirlen;
     if (getenv("PYTHONHOME") != NULL || home != NULL) return;
+    if (ofz_find_exe(argv0, exe, sizeof exe) < 0) return;
+    slash = strrchr(exe, '/');
+    dirlen = (size_t)(slash - exe);
+#if PY_VERSION_HEX >= 0x030B0000
+    {
+        char pth[4096 + 8];
+        snprintf(pth, sizeof pth, "%s._pth", slash + 1);
+        if (ofz_exists(exe, dirlen, pth)) return;
+    }
+#endif
+    if (ofz_exists(exe, dirlen, "pyvenv.cfg")) return;
+    for (up = slash; up > exe && up[-1] != '/';) up--;
+    if (up > exe && ofz_exists(exe, (size_t)(up - 1 - exe), "pyvenv.cfg")) return;
     home = Py_DecodeLocale(OBJFREEZE_CPYTHON_HOME, NULL);
     if (home == NULL) return;
 #if defined(__GNUC__)
@@ -724,14 +778,19 @@ static void ofz_set_home(void) {
 /* Before main(): a python linked with tables imports from them with no
    change to its source. A table for another interpreter stops it here,
    before it could run a single frozen module. */
+#ifdef OFZ_SET_HOME
+__attribute__((constructor)) static void objfreeze_cpython_auto(int argc, char **argv, char **envp) {
+#else
 __attribute__((constructor)) static void objfreeze_cpython_auto(void) {
+#endif
     int n = objfreeze_cpython_install_linked(0);
     if (n < 0) {
         fprintf(stderr, "%s\n", objfreeze_cpython_error());
         exit(1);
     }
-#ifdef OBJFREEZE_CPYTHON_HOME
-    if (n > 0) ofz_set_home();
+#ifdef OFZ_SET_HOME
+    (void)envp;
+    if (n > 0 && argc > 0) ofz_set_home(argv[0]);
 #endif
 }
 #endif
