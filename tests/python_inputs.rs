@@ -346,6 +346,32 @@ print("ok")
         .trim(),
         "ok"
     );
+    // -O 2 strips docstrings and asserts, as compileall -o 2 does; the cache
+    // keeps the levels apart.
+    let obj_o2 = d.path().join("o2.o");
+    run(build_cmd(&py)
+        .arg("--tree")
+        .arg(src.join("app"))
+        .args(["--exclude", "tests", "-O", "2", "--cache-dir"])
+        .arg(&cache)
+        .arg("-o")
+        .arg(&obj_o2));
+    let out3 = d.path().join("z");
+    run(objfreeze().arg("extract").arg(&obj_o2).arg("-o").arg(&out3).arg("--pyc"));
+    let script = r#"
+import sys
+sys.path.insert(0, sys.argv[1])
+import app.util
+assert app.util.twice.__doc__ is None
+try:
+    app.util.twice(None)
+except TypeError:
+    print("no assert")
+"#;
+    assert_eq!(
+        stdout(Command::new(&py).args(["-S", "-B", "-c", script]).arg(&out3)).trim(),
+        "no assert"
+    );
     // The same build from a manifest gives the same bytes; unknown keys fail.
     let man = d.path().join("app.toml");
     write(
