@@ -133,12 +133,12 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
         bail!("--optimize {}: expected 0, 1 or 2", opts.optimize);
     }
     let mut deps: BTreeSet<PathBuf> = opts.extra_deps.iter().cloned().collect();
+    let cache = opts.cache_dir.as_deref().map(Cache::new);
     let interp = match &opts.python {
         Some(p) => {
-            let i = Interpreter::query(p)?;
-            if p.is_file() {
-                deps.insert(p.clone());
-            }
+            let i = Interpreter::query_cached(p, cache.as_ref())?;
+            // A new interpreter at that path rebuilds.
+            deps.extend(cpython::compile::locate(p));
             Some(i)
         }
         None => None,
@@ -148,7 +148,14 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
     let specs = gather(opts, interp.as_ref(), &mut deps, &mut warnings, &mut notes)?;
     check_output_not_input(&opts.output, &specs)?;
     let mut stats = (0, 0);
-    let loaded = load_modules(opts, &specs, interp.as_ref(), &mut deps, &mut stats)?;
+    let loaded = load_modules(
+        opts,
+        &specs,
+        interp.as_ref(),
+        cache.as_ref(),
+        &mut deps,
+        &mut stats,
+    )?;
     let tag = resolve_tag(opts, interp.as_ref(), &loaded)?;
 
     let mut modules: Vec<Module> = loaded.into_iter().map(|l| l.module).collect();
@@ -370,11 +377,11 @@ fn load_modules(
     opts: &BuildOptions,
     specs: &[Gathered],
     interp: Option<&Interpreter>,
+    cache: Option<&Cache>,
     deps: &mut BTreeSet<PathBuf>,
     stats: &mut (usize, usize),
 ) -> Result<Vec<Loaded>> {
     let mut out = Vec::with_capacity(specs.len());
-    let cache = opts.cache_dir.as_deref().map(Cache::new);
     // Sources to compile: (index into `out`, job, cache key).
     let mut jobs: Vec<(usize, cpython::compile::Job, [u8; 32])> = Vec::new();
     for g in specs {
@@ -405,7 +412,7 @@ fn load_modules(
                     .field(&bytes)
                     .finish();
                 // Looked up at once, so a hit's source is freed straight away.
-                let hit = cache.as_ref().and_then(|c| c.get(&key));
+                let hit = cache.and_then(|c| c.get(&key));
                 match hit.filter(|d| cpython::pyc::check_code_object(d).is_ok()) {
                     Some(data) => {
                         stats.1 += 1;
@@ -440,7 +447,7 @@ fn load_modules(
         });
     }
     if let (Some(i), false) = (interp, jobs.is_empty()) {
-        compile_sources(opts, i, &mut out, jobs, cache.as_ref(), stats)?;
+        compile_sources(opts, i, &mut out, jobs, cache, stats)?;
     }
     Ok(out)
 }

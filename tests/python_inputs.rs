@@ -357,7 +357,12 @@ print("ok")
         .arg("-o")
         .arg(&obj_o2));
     let out3 = d.path().join("z");
-    run(objfreeze().arg("extract").arg(&obj_o2).arg("-o").arg(&out3).arg("--pyc"));
+    run(objfreeze()
+        .arg("extract")
+        .arg(&obj_o2)
+        .arg("-o")
+        .arg(&out3)
+        .arg("--pyc"));
     let script = r#"
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -369,7 +374,12 @@ except TypeError:
     print("no assert")
 "#;
     assert_eq!(
-        stdout(Command::new(&py).args(["-S", "-B", "-c", script]).arg(&out3)).trim(),
+        stdout(
+            Command::new(&py)
+                .args(["-S", "-B", "-c", script])
+                .arg(&out3)
+        )
+        .trim(),
         "no assert"
     );
     // The same build from a manifest gives the same bytes; unknown keys fail.
@@ -542,6 +552,36 @@ fn cache_depfile_and_make() {
         "{fifth}"
     );
     assert!(names_of(&obj).contains("app.extra"));
+    // With an interpreter binary (not a script like the wrapper), even its
+    // self-description is remembered: a warm build executes no Python at all.
+    if have("strace") {
+        let build_args = |c: &mut Command| {
+            c.arg("build")
+                .arg("--python")
+                .arg(&py)
+                .arg("--tree")
+                .arg(src.join("app"))
+                .args(["--exclude", "tests", "-v", "--cache-dir"])
+                .arg(&cache)
+                .arg("-o")
+                .arg(&obj);
+        };
+        let mut plain = objfreeze();
+        build_args(&mut plain);
+        run(&mut plain);
+        let trace = d.path().join("execve.txt");
+        let mut traced = Command::new("strace");
+        traced
+            .args(["-f", "-e", "trace=execve", "-o"])
+            .arg(&trace)
+            .arg(env!("CARGO_BIN_EXE_objfreeze"));
+        build_args(&mut traced);
+        let err = String::from_utf8_lossy(&run(&mut traced).stderr).into_owned();
+        assert!(err.contains("0 sources compiled, 5 from cache"), "{err}");
+        let execs = std::fs::read_to_string(&trace).unwrap();
+        let n = execs.lines().filter(|l| l.contains("execve(")).count();
+        assert_eq!(n, 1, "only objfreeze itself runs:\n{execs}");
+    }
 }
 
 /// Every bad input: a clear message naming the problem, a non-zero exit, no

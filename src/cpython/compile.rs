@@ -2,7 +2,8 @@
 //!
 //! Bytecode must come from exactly the target's Python version, so objfreeze
 //! never compiles by itself: it asks the interpreter. One short query learns
-//! the interpreter's magic, version and standard library; then, only if some
+//! the interpreter's magic, version and standard library (remembered in the
+//! cache for a binary that has not changed); then, only if some
 //! source is not already cached, a few long-lived worker processes compile
 //! sources the way importlib does (`compile(source_bytes, co_filename,
 //! 'exec', dont_inherit=True, optimize=N)`, then `marshal.dumps`).
@@ -24,6 +25,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use crate::cache::{Cache, KeyBuilder};
 
 /// Runs in the worker. Written for every CPython from 3.6 on: no f-strings
 /// with `=`, no walrus, nothing newer than 3.6's standard library.
@@ -116,7 +119,82 @@ fn python_command(python: &Path) -> Command {
     c
 }
 
+/// The file `python` names: itself if it holds a path separator, else the
+/// first executable of that name on `PATH`.
+pub fn locate(python: &Path) -> Option<PathBuf> {
+    if python.components().count() > 1 {
+        return python.is_file().then(|| python.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(python))
+        .find(|p| p.is_file())
+}
+
+/// What identifies an interpreter binary: its resolved path, size, inode
+/// and times, as ccache's `compiler_check = mtime` does. `None` for a
+/// script (pyenv's shims, wrappers): it may run a different Python each time.
+fn identity(python: &Path) -> Option<[u8; 32]> {
+    let real = std::fs::canonicalize(locate(python)?).ok()?;
+    let meta = std::fs::metadata(&real).ok()?;
+    let mut head = [0u8; 2];
+    std::fs::File::open(&real)
+        .ok()?
+        .read_exact(&mut head)
+        .ok()?;
+    if &head == b"#!" {
+        return None;
+    }
+    let mut k = KeyBuilder::new("cpython interpreter");
+    k.field(real.as_os_str().as_encoded_bytes());
+    k.field(&meta.len().to_le_bytes());
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    k.field(&mtime.as_nanos().to_le_bytes());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        k.field(&meta.ino().to_le_bytes());
+        k.field(&meta.dev().to_le_bytes());
+        k.field(&meta.ctime().to_le_bytes());
+        k.field(&meta.ctime_nsec().to_le_bytes());
+    }
+    Some(k.finish())
+}
+
 impl Interpreter {
+    /// Like [`Interpreter::query`], but an interpreter binary's answer is
+    /// kept in `cache`, so a rebuild where nothing changed starts no Python.
+    pub fn query_cached(python: &Path, cache: Option<&Cache>) -> Result<Interpreter> {
+        let (Some(cache), Some(id)) = (cache, identity(python)) else {
+            return Interpreter::query(python);
+        };
+        if let Some(i) = cache.get(&id).and_then(|b| Interpreter::parse(python, &b)) {
+            return Ok(i);
+        }
+        let i = Interpreter::query(python)?;
+        if let Some(stdlib) = i.stdlib.to_str() {
+            let text = format!("{:08x}\n{}\n{stdlib}", i.tag, i.version);
+            // A cache that cannot be written only costs the next build a query.
+            let _ = cache.put(&id, text.as_bytes());
+        }
+        Ok(i)
+    }
+
+    fn parse(python: &Path, bytes: &[u8]) -> Option<Interpreter> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut l = text.splitn(3, '\n');
+        let tag = u32::from_str_radix(l.next()?, 16).ok()?;
+        Some(Interpreter {
+            path: python.to_path_buf(),
+            tag,
+            version: l.next()?.to_string(),
+            stdlib: PathBuf::from(l.next()?),
+        })
+    }
+
     /// Run `python` once to learn its magic, version and standard library.
     pub fn query(python: &Path) -> Result<Interpreter> {
         let out = python_command(python)
