@@ -189,10 +189,17 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
         )?;
     }
     let table = format::write_table(&modules, tag, opts.target.endian)?;
-    let obj = objwrite::write_object(&opts.target, &opts.placement, &table)
-        .with_context(|| format!("{}: cannot write the object", opts.output.display()))?;
+    // Streamed straight into the output file: the table is the only full
+    // copy of the bytecode held besides the inputs.
+    let mut object_size = 0;
     // Stage every output before renaming any, so a failure leaves none written.
-    let staged_obj = crate::output::stage(&opts.output, &obj)?;
+    let staged_obj = crate::output::stage_with(&opts.output, |w| {
+        let mut w = CountingWriter { inner: w, count: 0 };
+        objwrite::write_object_to(&opts.target, &opts.placement, &table, &mut w)
+            .with_context(|| format!("{}: cannot write the object", opts.output.display()))?;
+        object_size = w.count;
+        Ok(())
+    })?;
     let staged_dep = match &opts.depfile {
         Some(dep) => Some(crate::output::stage(
             dep,
@@ -207,7 +214,7 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
     Ok(Summary {
         modules: modules.len(),
         table_size: table.len(),
-        object_size: obj.len(),
+        object_size,
         tag,
         compiled: stats.0,
         cached: stats.1,
@@ -430,8 +437,15 @@ fn load_modules(
                 }
             }
             Some("pyc") => {
-                let pyc = cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
-                (pyc.code.to_vec(), Some(pyc.tag))
+                let mut bytes = bytes;
+                let (tag, header) = {
+                    let pyc =
+                        cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
+                    (pyc.tag, bytes.len() - pyc.code.len())
+                };
+                // Dropped in place rather than copied out: the stdlib is megabytes.
+                bytes.drain(..header);
+                (bytes, Some(tag))
             }
             _ => (bytes, None),
         };
@@ -522,9 +536,6 @@ fn compile_sources(
 
 /// Read one input file, with errors that name it.
 pub fn read_input(p: &Path) -> Result<Vec<u8>> {
-    if p.is_dir() {
-        bail!("{}: is a directory, expected a bytecode file", p.display());
-    }
     // Read at most one byte past the format's limit: a huge file (or an
     // endless one, like /dev/zero) is refused without being held in memory.
     let limit = u64::from(u32::MAX);
@@ -535,11 +546,23 @@ pub fn read_input(p: &Path) -> Result<Vec<u8>> {
             p.display()
         )
     };
-    let file = std::fs::File::open(p).with_context(cannot)?;
-    if file.metadata().with_context(cannot)?.len() > limit {
+    let is_dir = || anyhow::anyhow!("{}: is a directory, expected a bytecode file", p.display());
+    // One open and one fstat per input: the directory check uses the open
+    // file's metadata (where opening a directory fails, the error path checks).
+    let file = match std::fs::File::open(p) {
+        Ok(f) => f,
+        Err(_) if p.is_dir() => return Err(is_dir()),
+        Err(e) => return Err(e).with_context(cannot),
+    };
+    let meta = file.metadata().with_context(cannot)?;
+    if meta.is_dir() {
+        return Err(is_dir());
+    }
+    if meta.len() > limit {
         return Err(too_big());
     }
-    let mut bytes = Vec::new();
+    // Sized up front: the file is read in one go, never regrown and copied.
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .with_context(cannot)?;
@@ -637,6 +660,23 @@ fn check_output_not_input(output: &Path, specs: &[Gathered]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Counts what passes through, for the summary's object size.
+struct CountingWriter<'a> {
+    inner: &'a mut dyn std::io::Write,
+    count: usize,
+}
+
+impl std::io::Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A make rule naming every file the build read, as `gcc -MD` writes.

@@ -70,6 +70,23 @@ pub fn is_c_identifier(s: &str) -> bool {
 
 /// Write `table` (already laid out in the target's byte order) into an object.
 pub fn write_object(target: &Target, place: &Placement, table: &[u8]) -> Result<Vec<u8>> {
+    Ok(object_for(target, place, table).write()?)
+}
+
+/// Like [`write_object`], streaming the object into `w`. The table is
+/// borrowed, not copied, so a large table is never held twice.
+pub fn write_object_to(
+    target: &Target,
+    place: &Placement,
+    table: &[u8],
+    w: &mut dyn std::io::Write,
+) -> Result<()> {
+    object_for(target, place, table)
+        .write_stream(w)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object<'a> {
     let endian = match target.endian {
         Endian::Little => object::Endianness::Little,
         Endian::Big => object::Endianness::Big,
@@ -102,8 +119,7 @@ pub fn write_object(target: &Target, place: &Placement, table: &[u8]) -> Result<
         },
         _ => SectionFlags::None,
     };
-    let offset = obj.append_section_data(section, table, ALIGN as u64);
-    debug_assert_eq!(offset, 0);
+    obj.set_section_data(section, table, ALIGN as u64);
     obj.add_symbol(Symbol {
         name: place.symbol.as_bytes().to_vec(),
         value: 0,
@@ -163,7 +179,7 @@ pub fn write_object(target: &Target, place: &Placement, table: &[u8]) -> Result<
         }
         _ => {}
     }
-    Ok(obj.write()?)
+    obj
 }
 
 #[cfg(test)]

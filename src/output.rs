@@ -41,6 +41,15 @@ impl Staged {
 
 /// Write `bytes` to a temporary file in `path`'s directory.
 pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    stage_with(path, |w| Ok(w.write_all(bytes)?))
+}
+
+/// Like [`stage`], with the contents streamed by `fill`, so a large output
+/// never has to exist in memory as one buffer.
+pub fn stage_with<F>(path: &Path, fill: F) -> Result<Staged>
+where
+    F: FnOnce(&mut dyn Write) -> Result<()>,
+{
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -66,8 +75,13 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
                 dir.display()
             )
         })?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("{}: cannot write", tmp.path().display()))?;
+    {
+        let tmp_name = tmp.path().display().to_string();
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        fill(&mut w)
+            .and_then(|()| Ok(w.flush()?))
+            .with_context(|| format!("{tmp_name}: cannot write"))?;
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
