@@ -185,7 +185,7 @@ static void fail(const char *symbol, const char *why, unsigned long a, unsigned 
     exit(1);
 }
 
-/* The origin's entry if it is frozen as a package in any section. */
+/* 1 if the origin is frozen as a package in any section. */
 static int origin_is_package(const char *origin)
 {
     int s;
