@@ -389,6 +389,7 @@ fn load_modules(
     stats: &mut (usize, usize),
 ) -> Result<Vec<Loaded>> {
     let mut out = Vec::with_capacity(specs.len());
+    let worker = cpython::compile::worker_id();
     // Sources to compile: (index into `out`, job, cache key).
     let mut jobs: Vec<(usize, cpython::compile::Job, [u8; 32])> = Vec::new();
     for g in specs {
@@ -412,6 +413,7 @@ fn load_modules(
                 };
                 let co = co_filename(p, &opts.prefix_map)?;
                 let key = KeyBuilder::new("cpython")
+                    .field(&worker)
                     .field(&i.tag.to_le_bytes())
                     .field(i.version.as_bytes())
                     .field(&[opts.optimize])

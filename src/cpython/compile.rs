@@ -52,6 +52,7 @@ def main():
     def send(status, payload):
         wr.write(bytes([status]) + len(payload).to_bytes(4, "little") + payload)
         wr.flush()
+    enc = sys.getfilesystemencoding()
     wr.write(b"OFZW" + MAGIC)
     wr.flush()
     while True:
@@ -60,12 +61,14 @@ def main():
             return
         name = read_exact(u32(head))
         src = read_exact(u32(read_exact(4)))
-        filename = sys.getfilesystemencoding()
-        filename = name.decode(filename, "surrogateescape")
+        filename = name.decode(enc, "surrogateescape")
         try:
             code = compile(src, filename, "exec", dont_inherit=True, optimize=optimize)
         except SyntaxError as e:
-            parts = [str(e.lineno or 0), str(e.offset or 0), str(e.msg), (e.text or "").rstrip("\n")]
+            text = e.text or ""
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", "replace")
+            parts = [str(e.lineno or 0), str(e.offset or 0), str(e.msg), text.rstrip("\n")]
             send(1, "\0".join(parts).encode("utf-8", "backslashreplace"))
             continue
         except Exception as e:
@@ -78,6 +81,12 @@ def main():
         send(0, data)
 main()
 "#;
+
+/// Identifies the worker script, for cache keys: a changed worker may
+/// compile differently, so it must not reuse what the old one cached.
+pub fn worker_id() -> [u8; 32] {
+    *blake3::hash(WORKER.as_bytes()).as_bytes()
+}
 
 /// Asks the interpreter what it is. Prints the magic in hex, the version,
 /// the implementation, then the standard library directory.
