@@ -176,8 +176,32 @@ fn check_frozen_python(p: &Pythons, tmp: &Path) {
     );
     assert_eq!(frozen_tb, stock_tb, "{v}: traceback differs from stock");
 
-    // 4. `-X frozen_modules`-free plain startup still runs.
-    assert_eq!(py_out(&p.frozen, "print('ok')"), "ok");
+    // 4. Plain startup is not slower: callgrind's instruction count for
+    //    `-I -S -c pass` (stable on a busy machine, unlike wall time).
+    if have("valgrind") {
+        let instr = |py: &Path| -> u64 {
+            let o = Command::new("valgrind")
+                .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+                .arg(py)
+                .args(["-I", "-S", "-c", "pass"])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            err.lines()
+                .find_map(|l| l.split("Collected :").nth(1))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no callgrind count:\n{err}"))
+        };
+        let (f, s) = (instr(&p.frozen), instr(&p.relinked_stock));
+        eprintln!(
+            "{v}: -c pass: frozen {f} instructions, stock {s} ({:.2}x)",
+            f as f64 / s as f64
+        );
+        assert!(
+            f <= s,
+            "{v}: -c pass runs {f} instructions frozen, {s} stock"
+        );
+    }
 }
 
 /// bpo-19081: replace the running python's executable on disk (a new file
