@@ -234,7 +234,10 @@ fn scan_macho<'a>(
         }
     }
     let mut syms = Vec::new();
-    for s in m.symbols() {
+    // LC_SYMTAB's count is not checked against the file: goblin yields an
+    // error per missing symbol, so a damaged count of 2^32 would spin for
+    // minutes. No file holds more nlists than it has 12-byte runs.
+    for s in m.symbols().take(bytes.len() / 12) {
         let Ok((name, nl)) = s else { continue };
         // n_sect is 1-based; 0 is NO_SECT. Skip stabs.
         if nl.n_sect == 0 || nl.n_type & 0xe0 != 0 || nl.n_sect > sects.len() {
@@ -264,7 +267,7 @@ fn coff_symbols(
         }
         let name = match name {
             Some(n) => n.to_string(),
-            None => s.name(strings).unwrap_or("").to_string(),
+            None => coff_long_name(&s, strings).unwrap_or("").to_string(),
         };
         syms.push(Sym {
             name,
@@ -273,6 +276,17 @@ fn coff_symbols(
         });
     }
     syms
+}
+
+/// A COFF symbol's name from the string table. Not goblin's `Symbol::name`:
+/// it subtracts the table's 4-byte length field without checking, which
+/// panics (or wraps) on a damaged offset below 4.
+fn coff_long_name<'a>(
+    s: &goblin::pe::symbol::Symbol,
+    strings: &goblin::strtab::Strtab<'a>,
+) -> Option<&'a str> {
+    let off = u32::from_le_bytes(s.name[4..8].try_into().ok()?);
+    strings.get_at(off.checked_sub(4)? as usize)
 }
 
 /// Look for the magic at every 4-byte step of every section.
