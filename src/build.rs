@@ -492,23 +492,31 @@ fn compile_sources(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let job_list: Vec<cpython::compile::Job> = misses.iter().map(|m| m.1.clone()).collect();
-    let results =
-        cpython::compile::compile_all(interp, opts.optimize, &job_list, workers, &|| bar.inc(1));
+    let (places, job_list): (Vec<(usize, [u8; 32])>, Vec<cpython::compile::Job>) = misses
+        .into_iter()
+        .map(|(idx, job, key)| ((idx, key), job))
+        .unzip();
+    let cache_failed: std::sync::Mutex<Option<std::io::Error>> = Default::default();
+    // Each result is cached as it arrives, while its worker compiles the next.
+    let done = |i: usize, r: &cpython::compile::Compiled| {
+        bar.inc(1);
+        if let (Some(c), Ok(data)) = (cache, r) {
+            if cpython::pyc::check_code_object(data).is_ok() {
+                if let Err(e) = c.put(&places[i].1, data) {
+                    cache_failed.lock().unwrap().get_or_insert(e);
+                }
+            }
+        }
+    };
+    let results = cpython::compile::compile_all(interp, opts.optimize, &job_list, workers, &done);
     bar.finish_and_clear();
     let results = results?;
     let mut errors = Vec::new();
-    let mut cache_failed = None;
-    for ((idx, _, key), r) in misses.iter().zip(results) {
+    for ((idx, _), r) in places.iter().zip(results) {
         match r {
             Some(Ok(data)) => {
                 cpython::pyc::check_code_object(&data)
                     .with_context(|| out[*idx].path.display().to_string())?;
-                if let Some(c) = cache {
-                    if let Err(e) = c.put(key, &data) {
-                        cache_failed.get_or_insert(e);
-                    }
-                }
                 out[*idx].module.data = data;
                 stats.0 += 1;
             }
@@ -516,7 +524,7 @@ fn compile_sources(
             None => {}
         }
     }
-    if let (Some(e), Some(d)) = (cache_failed, &opts.cache_dir) {
+    if let (Some(e), Some(d)) = (cache_failed.into_inner().unwrap(), &opts.cache_dir) {
         eprintln!(
             "objfreeze: warning: {}: cannot write to the bytecode cache: {e}",
             d.display()
@@ -701,4 +709,26 @@ pub fn depfile(target: &Path, deps: &BTreeSet<PathBuf>) -> String {
         s.push_str(&format!("{}:\n", esc(d)));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_maps_last_match_wins_by_component() {
+        let maps = vec![
+            (PathBuf::from("/b/src"), PathBuf::from("/opt/one")),
+            (PathBuf::from("/b/src/app"), PathBuf::from("/opt/two")),
+            (PathBuf::from("/b/s"), PathBuf::from("/never")),
+        ];
+        let co = |p: &str| co_filename(Path::new(p), &maps).unwrap();
+        assert_eq!(co("/b/src/app/m.py"), Path::new("/opt/two/m.py"));
+        assert_eq!(co("/b/src/lib/m.py"), Path::new("/opt/one/lib/m.py"));
+        // `/b/s` is not a leading component of `/b/src...` nor of `/b/sx`.
+        assert_eq!(co("/b/sx/m.py"), Path::new("/b/sx/m.py"));
+        // Without maps: the absolute path.
+        let rel = co_filename(Path::new("x/m.py"), &[]).unwrap();
+        assert_eq!(rel, std::env::current_dir().unwrap().join("x/m.py"));
+    }
 }

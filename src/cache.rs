@@ -40,6 +40,12 @@ const HEAD: usize = 40;
 
 pub struct Cache {
     dir: PathBuf,
+    /// Did the cache exist when opened? If not, every lookup misses
+    /// without asking the file system.
+    existed: bool,
+    /// Subdirectories known to exist, and whether the tag is written:
+    /// creating files is what a cold build's cache costs, so no call more.
+    made: std::sync::Mutex<(bool, std::collections::HashSet<PathBuf>)>,
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/objfreeze`, else
@@ -67,8 +73,11 @@ pub fn default_dir() -> Option<PathBuf> {
 
 impl Cache {
     pub fn new(dir: &Path) -> Cache {
+        let dir = dir.join("v2");
         Cache {
-            dir: dir.join("v2"),
+            existed: dir.is_dir(),
+            dir,
+            made: Default::default(),
         }
     }
 
@@ -79,7 +88,7 @@ impl Cache {
 
     /// Mark the directory as a cache (https://bford.info/cachedir/), so
     /// backup tools skip it.
-    fn tag_once(&self) -> std::io::Result<()> {
+    fn tag(&self) -> std::io::Result<()> {
         let Some(top) = self.dir.parent() else {
             return Ok(());
         };
@@ -98,6 +107,9 @@ impl Cache {
 
     /// The cached data for `key`, if present and intact.
     pub fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
+        if !self.existed {
+            return None;
+        }
         let mut bytes = std::fs::read(self.path(key)).ok()?;
         if bytes.len() < HEAD || bytes[..32] != key[..] {
             return None;
@@ -113,10 +125,19 @@ impl Cache {
     /// Store `data` under `key`. A cache that cannot be written only costs
     /// time, so failures are returned for the caller to warn about, once.
     pub fn put(&self, key: &[u8; 32], data: &[u8]) -> std::io::Result<()> {
-        self.tag_once()?;
         let path = self.path(key);
         let dir = path.parent().expect("has a parent");
-        std::fs::create_dir_all(dir)?;
+        {
+            let mut made = self.made.lock().unwrap();
+            if !made.0 {
+                self.tag()?;
+                made.0 = true;
+            }
+            if !made.1.contains(dir) {
+                std::fs::create_dir_all(dir)?;
+                made.1.insert(dir.to_path_buf());
+            }
+        }
         let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
         tmp.write_all(key)?;
         tmp.write_all(&(data.len() as u64).to_le_bytes())?;
@@ -139,7 +160,11 @@ mod tests {
         assert_ne!(k, k2, "fields must not run together");
         assert!(c.get(&k).is_none());
         c.put(&k, b"data").unwrap();
+        // A cache missing when opened stays empty for that build.
+        assert!(c.get(&k).is_none());
+        let c = Cache::new(d.path());
         assert_eq!(c.get(&k).unwrap(), b"data");
+        assert!(d.path().join("CACHEDIR.TAG").is_file());
         let p = c.path(&k);
         let b = std::fs::read(&p).unwrap();
         std::fs::write(&p, &b[..b.len() - 1]).unwrap();

@@ -318,14 +318,19 @@ impl Worker {
     }
 
     /// Compile one source: Ok(Ok(marshal)) or Ok(Err(compile error)).
-    fn compile(&mut self, job: &Job) -> std::io::Result<Result<Vec<u8>, CompileError>> {
+    /// Hand the worker one source; [`Worker::receive`] gets the outcome.
+    fn send(&mut self, job: &Job) -> std::io::Result<()> {
         let name = path_bytes(&job.co_filename);
         self.to.write_all(&(name.len() as u32).to_le_bytes())?;
         self.to.write_all(&name)?;
         self.to
             .write_all(&(job.source.len() as u32).to_le_bytes())?;
         self.to.write_all(&job.source)?;
-        self.to.flush()?;
+        self.to.flush()
+    }
+
+    /// The outcome of the source last sent: Ok(Ok(marshal)) or Ok(Err(compile error)).
+    fn receive(&mut self, job: &Job) -> std::io::Result<Result<Vec<u8>, CompileError>> {
         let mut head = [0u8; 5];
         self.from.read_exact(&mut head)?;
         let len = u32::from_le_bytes(head[1..].try_into().unwrap()) as usize;
@@ -381,12 +386,17 @@ fn path_bytes(p: &Path) -> Vec<u8> {
     p.to_string_lossy().into_owned().into_bytes()
 }
 
-/// What became of one source: marshal data, a compile error, or `None` if
-/// it was skipped after another source failed.
-pub type Outcome = Option<Result<Vec<u8>, CompileError>>;
+/// Marshal data of a compiled source, or why it did not compile.
+pub type Compiled = Result<Vec<u8>, CompileError>;
+
+/// What became of one source: compiled or not, or `None` if it was skipped
+/// after another source failed.
+pub type Outcome = Option<Compiled>;
 
 /// Compile `jobs` with up to `workers` worker processes. `done` is called
-/// after each source (for progress). Every source is attempted unless one
+/// with each outcome as it arrives, on a worker's thread, while that worker
+/// already compiles its next source (so slow work there, like writing a
+/// cache entry, overlaps compiling). Every source is attempted unless one
 /// fails, in which case the rest are skipped; the result holds each job's
 /// outcome, `None` for skipped ones. Errors are only for broken workers.
 pub fn compile_all(
@@ -394,7 +404,7 @@ pub fn compile_all(
     optimize: u8,
     jobs: &[Job],
     workers: usize,
-    done: &(dyn Fn() + Sync),
+    done: &(dyn Fn(usize, &Compiled) + Sync),
 ) -> Result<Vec<Outcome>> {
     let n = workers.clamp(1, jobs.len().max(1));
     // Biggest sources first, so no worker is left with a long one at the end.
@@ -402,6 +412,12 @@ pub fn compile_all(
     order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].source.len()));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let take = || {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        order.get(next.fetch_add(1, Ordering::Relaxed)).copied()
+    };
     let results: Mutex<Vec<Outcome>> = Mutex::new(vec![None; jobs.len()]);
     let broken: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|s| {
@@ -415,29 +431,39 @@ pub fn compile_all(
                         return;
                     }
                 };
-                while !stop.load(Ordering::Relaxed) {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = order.get(k) else { break };
-                    match w.compile(&jobs[i]) {
-                        Ok(r) => {
-                            if r.is_err() {
-                                stop.store(true, Ordering::Relaxed);
-                            }
-                            results.lock().unwrap()[i] = Some(r);
-                            done();
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            broken.lock().unwrap().get_or_insert(anyhow!(
-                                "--python {}: a compiler worker died while compiling {}: {e}",
-                                interp.path.display(),
-                                jobs[i].path.display()
-                            ));
-                            let _ = w.child.kill();
-                            let _ = w.child.wait();
-                            return;
+                let died = |w: &mut Worker, i: usize, e: std::io::Error| {
+                    stop.store(true, Ordering::Relaxed);
+                    broken.lock().unwrap().get_or_insert(anyhow!(
+                        "--python {}: a compiler worker died while compiling {}: {e}",
+                        interp.path.display(),
+                        jobs[i].path.display()
+                    ));
+                    let _ = w.child.kill();
+                    let _ = w.child.wait();
+                };
+                let mut inflight = take();
+                if let Some(i) = inflight {
+                    if let Err(e) = w.send(&jobs[i]) {
+                        return died(&mut w, i, e);
+                    }
+                }
+                while let Some(i) = inflight {
+                    let r = match w.receive(&jobs[i]) {
+                        Ok(r) => r,
+                        Err(e) => return died(&mut w, i, e),
+                    };
+                    if r.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    // The next source goes out before this one's outcome is handled.
+                    inflight = take();
+                    if let Some(k) = inflight {
+                        if let Err(e) = w.send(&jobs[k]) {
+                            return died(&mut w, k, e);
                         }
                     }
+                    done(i, &r);
+                    results.lock().unwrap()[i] = Some(r);
                 }
                 w.finish();
             });
