@@ -444,19 +444,8 @@ fn table_for_another_version_is_refused() {
     let Some(p) = frozen_python("3.11") else {
         return;
     };
-    let out = p.frozen.parent().unwrap();
-    let c = embed_config(&py311);
     let exe = tmp.path().join("python-mixed");
-    let mut cmd = Command::new("cc");
-    cmd.arg("-Wl,--export-dynamic")
-        .arg("-o")
-        .arg(&exe)
-        .arg(Path::new(&c.libpl).join("python.o"))
-        .arg(&table)
-        .arg(out.join("objfreeze_cpython_auto.o"))
-        .arg(Path::new(&c.libpl).join(&c.library))
-        .args(c.libs.split_whitespace());
-    run(&mut cmd);
+    link_python(&py311, &[table], &p, &exe);
     let o = Command::new(&exe)
         .args(["-c", "print('ran')"])
         .output()
@@ -464,6 +453,79 @@ fn table_for_another_version_is_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(expect), "{err}");
+}
+
+/// python.o + `tables` + the frozen python's auto object + libpython.
+fn link_python(python: &Path, tables: &[PathBuf], p: &Pythons, exe: &Path) {
+    let c = embed_config(python);
+    let mut cmd = Command::new("cc");
+    cmd.arg("-Wl,--export-dynamic")
+        .arg("-o")
+        .arg(exe)
+        .arg(Path::new(&c.libpl).join("python.o"))
+        .args(tables)
+        .arg(p.frozen.parent().unwrap().join("objfreeze_cpython_auto.o"))
+        .arg("-Wl,--whole-archive")
+        .arg(Path::new(&c.libpl).join(&c.library))
+        .arg("-Wl,--no-whole-archive")
+        .args(c.libs.split_whitespace());
+    run(&mut cmd);
+}
+
+/// Two tables in one python (stdlib and an application), found by the
+/// constructor without naming them: both serve imports.
+#[test]
+fn frozen_python_with_an_app_table() {
+    let Some(py) = need_python("3.11") else {
+        return;
+    };
+    let Some(p) = frozen_python("3.11") else {
+        return;
+    };
+    let tmp = tempdir();
+    let app = tmp.path().join("app.o");
+    app_table(&py, &app);
+    let exe = tmp.path().join("python");
+    let stdlib = p.frozen.parent().unwrap().join("stdlib.o");
+    link_python(&py, &[stdlib, app], &p, &exe);
+    let got = py_out(
+        &exe,
+        "import sys, json, app.sub.helper\n\
+         print(sys.meta_path[1])\n\
+         print(app.sub.helper.answer(), type(app.__loader__).__name__, type(json.__loader__).__name__)",
+    );
+    // Every module of both tables is served, except the names the
+    // interpreter freezes itself (3.11: its bootstrap, stdlib and test sets).
+    let names: Vec<String> = inspect_json(&p.frozen.parent().unwrap().join("stdlib.o"))["tables"]
+        [0]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    let own = py_out(
+        &p.relinked_stock,
+        "import _imp; print(' '.join(_imp._frozen_module_names()))",
+    );
+    let own: Vec<&str> = own
+        .split(' ')
+        .chain([
+            "_frozen_importlib",
+            "_frozen_importlib_external",
+            "zipimport",
+        ])
+        .collect();
+    let served = names.iter().filter(|n| !own.contains(&n.as_str())).count() + 4;
+    assert!(
+        got.starts_with(&format!(
+            "<objfreeze.TableFinder: {served} modules from 2 tables>\n"
+        )),
+        "{got} (expected {served} modules)"
+    );
+    assert!(
+        got.ends_with("hello, sub! FrozenSourceLoader FrozenSourceLoader"),
+        "{got}"
+    );
 }
 
 // ---- CPython's regression tests ------------------------------------------------
