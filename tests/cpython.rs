@@ -413,6 +413,82 @@ fn embedding_program_every_version() {
     }
 }
 
+/// The flags: OBJFREEZE_CPYTHON_NO_FINDER leaves table modules to the
+/// interpreter's FrozenImporter (3.8-3.10: no __file__, empty __path__;
+/// 3.11+: a path under sys._stdlib_dir, wrong for an application);
+/// OBJFREEZE_CPYTHON_SHADOW puts table modules before the interpreter's own
+/// frozen ones (3.11+: `os` comes from the table).
+#[test]
+fn embedding_flags() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempdir();
+    for v in ["3.8", "3.11"] {
+        let Some(python) = need_python(v) else {
+            continue;
+        };
+        let Some(p) = frozen_python(v) else { continue };
+        let d = tmp.path().join(v);
+        std::fs::create_dir_all(&d).unwrap();
+        let table = d.join("app.o");
+        app_table(&python, &table);
+        // Both tables linked: `linked` installs every one.
+        let both = d.join("both.o");
+        run(Command::new("ld")
+            .arg("-r")
+            .arg("-o")
+            .arg(&both)
+            .arg(&table)
+            .arg(p.frozen.parent().unwrap().join("stdlib.o")));
+        let exe = d.join("embed");
+        link_embed(&python, &both, false, &exe);
+        let plain = stdout(Command::new(&exe).args([
+            "import sys, app.sub.helper\n\
+             ln = lambda l: l.__name__ if isinstance(l, type) else type(l).__name__\n\
+             print(app.sub.helper.answer(), ln(app.__loader__), app.__spec__.origin)\n\
+             print(repr(getattr(app, '__file__', None)), app.__path__)",
+            "2",
+        ]));
+        let stdlib_dir = &p.stdlib_dir;
+        let expected = if v == "3.8" {
+            "hello, sub! FrozenImporter frozen\nNone []\n".to_string()
+        } else {
+            format!(
+                "hello, sub! FrozenImporter frozen\n'{stdlib_dir}/app/__init__.py' ['{stdlib_dir}/app']\n"
+            )
+        };
+        assert_eq!(
+            plain,
+            format!("installed 4 modules\n{expected}"),
+            "{v} NO_FINDER"
+        );
+        let os_loader = |flags: &str| {
+            stdout(Command::new(&exe).args([
+                "import os, json\n\
+                 ln = lambda l: l.__name__ if isinstance(l, type) else type(l).__name__\n\
+                 print(ln(os.__loader__), ln(json.__loader__))",
+                flags,
+                "linked",
+            ]))
+        };
+        let (default, shadow) = (os_loader("0"), os_loader("1"));
+        let own = if v == "3.8" {
+            "FrozenSourceLoader"
+        } else {
+            "FrozenImporter"
+        };
+        assert!(
+            default.ends_with(&format!("\n{own} FrozenSourceLoader\n")),
+            "{v}: {default}"
+        );
+        assert!(
+            shadow.ends_with("\nFrozenSourceLoader FrozenSourceLoader\n"),
+            "{v}: {shadow}"
+        );
+    }
+}
+
 /// A table for another interpreter is refused, with a message, before any
 /// frozen module runs: by the embedding program's call, and by the frozen
 /// python's constructor.

@@ -1,8 +1,12 @@
 /* An embedding program: installs the table `app_modules` (linked in), then
-   runs the Python code given as argv[1]. Exit 3 when the table is refused. */
+   runs the Python code given as argv[1]. argv[2], if given, is the flags
+   argument; argv[3] == "linked" installs every linked table instead. Exit 3
+   when a table is refused. */
 #include <Python.h>
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "objfreeze_cpython.h"
 
@@ -13,11 +17,15 @@ int main(int argc, char **argv) {
     PyConfig config;
     PyStatus status;
     int n, rc;
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PYTHON-CODE\n", argv[0]);
+    unsigned flags = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 0;
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: %s PYTHON-CODE [FLAGS [linked]]\n", argv[0]);
         return 2;
     }
-    n = objfreeze_cpython_install(tables, 1, 0);
+    if (argc == 4 && strcmp(argv[3], "linked") == 0)
+        n = objfreeze_cpython_install_linked(flags);
+    else
+        n = objfreeze_cpython_install(tables, 1, flags);
     if (n < 0) {
         fprintf(stderr, "%s\n", objfreeze_cpython_error());
         return 3;
