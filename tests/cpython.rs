@@ -300,10 +300,15 @@ fn embed_config(python: &Path) -> Embed {
 
 /// The app package fixture as a table with symbol `app_modules`.
 fn app_table(python: &Path, out: &Path) {
+    app_table_with(python, out, &[]);
+}
+
+fn app_table_with(python: &Path, out: &Path, extra: &[&str]) {
     let app = repo().join("tests/cpython/app");
     let a = |rel: &str| app.join(rel).display().to_string();
     run(objfreeze()
         .arg("build")
+        .args(extra)
         .arg("--python")
         .arg(python)
         .args(["--symbol", "app_modules", "-o"])
@@ -473,6 +478,22 @@ fn embedding_flags() {
             ]))
         };
         let (default, shadow) = (os_loader("0"), os_loader("1"));
+        // A relative co_filename (here by --prefix-map): a spec without
+        // location, as FrozenImporter gives, still loaded from the table.
+        let rel = d.join("rel.o");
+        let map = format!("{}/=", repo().join("tests/cpython").display());
+        app_table_with(&python, &rel, &["--prefix-map", &map]);
+        let rel_exe = d.join("embed-rel");
+        link_embed(&python, &rel, false, &rel_exe);
+        let got = stdout(Command::new(&rel_exe).arg(
+            "import app.sub.helper\n\
+             print(app.sub.helper.answer(), type(app.__loader__).__name__, app.__spec__.origin, \
+             getattr(app, '__file__', None), app.__path__, app.core.fail.__code__.co_filename)",
+        ));
+        assert_eq!(
+            got, "installed 4 modules\nhello, sub! FrozenSourceLoader None None [] app/core.py\n",
+            "{v} relative co_filename"
+        );
         let own = if v == "3.8" {
             "FrozenSourceLoader"
         } else {

@@ -424,7 +424,10 @@ static PyObject *ofz_finder_find_spec(PyObject *op, PyObject *args, PyObject *kw
     }
     filename = PyObject_GetAttrString(code, "co_filename");
     fname = filename && PyUnicode_Check(filename) ? PyUnicode_AsUTF8(filename) : NULL;
-    if (fname == NULL) goto done;
+    if (fname == NULL) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_ImportError, "objfreeze: %s has no co_filename", name);
+        goto done;
+    }
     if (ofz_finder_ready(self) < 0) goto done;
     if (!ofz_is_absolute(fname)) {
         /* No source path to point at (e.g. "<frozen app>"): a spec without
