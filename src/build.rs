@@ -156,6 +156,7 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
         &mut deps,
         &mut stats,
     )?;
+    flush_cache(opts, cache.as_ref());
     let tag = resolve_tag(opts, interp.as_ref(), &loaded)?;
 
     let mut modules: Vec<Module> = loaded.into_iter().map(|l| l.module).collect();
@@ -496,20 +497,18 @@ fn compile_sources(
         .into_iter()
         .map(|(idx, job, key)| ((idx, key), job))
         .unzip();
-    let cache_failed: std::sync::Mutex<Option<std::io::Error>> = Default::default();
-    // Each result is cached as it arrives, while its worker compiles the next.
     let done = |i: usize, r: &cpython::compile::Compiled| {
         bar.inc(1);
         if let (Some(c), Ok(data)) = (cache, r) {
             if cpython::pyc::check_code_object(data).is_ok() {
-                if let Err(e) = c.put(&places[i].1, data) {
-                    cache_failed.lock().unwrap().get_or_insert(e);
-                }
+                c.put(&places[i].1, data);
             }
         }
     };
     let results = cpython::compile::compile_all(interp, opts.optimize, &job_list, workers, &done);
     bar.finish_and_clear();
+    // What did compile is kept even if another source failed.
+    flush_cache(opts, cache);
     let results = results?;
     let mut errors = Vec::new();
     for ((idx, _), r) in places.iter().zip(results) {
@@ -524,12 +523,6 @@ fn compile_sources(
             None => {}
         }
     }
-    if let (Some(e), Some(d)) = (cache_failed.into_inner().unwrap(), &opts.cache_dir) {
-        eprintln!(
-            "objfreeze: warning: {}: cannot write to the bytecode cache: {e}",
-            d.display()
-        );
-    }
     if let Some(first) = errors.first() {
         let more = match errors.len() {
             1 => String::new(),
@@ -542,6 +535,18 @@ fn compile_sources(
         return Err(anyhow!("{first}{more}"));
     }
     Ok(())
+}
+
+/// Write what the cache gained; failing to only costs the next build time.
+fn flush_cache(opts: &BuildOptions, cache: Option<&Cache>) {
+    if let (Some(c), Some(d)) = (cache, &opts.cache_dir) {
+        if let Err(e) = c.flush() {
+            eprintln!(
+                "objfreeze: warning: {}: cannot write to the bytecode cache: {e}",
+                d.display()
+            );
+        }
+    }
 }
 
 /// Read one input file, with errors that name it.

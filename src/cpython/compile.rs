@@ -186,8 +186,7 @@ impl Interpreter {
         let i = Interpreter::query(python)?;
         if let Some(stdlib) = i.stdlib.to_str() {
             let text = format!("{:08x}\n{}\n{stdlib}", i.tag, i.version);
-            // A cache that cannot be written only costs the next build a query.
-            let _ = cache.put(&id, text.as_bytes());
+            cache.put(&id, text.as_bytes());
         }
         Ok(i)
     }
