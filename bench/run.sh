@@ -64,10 +64,10 @@ need gcc ld xxd hyperfine /usr/bin/time valgrind cargo
 
 PYENV=/root/.pyenv/versions
 if [ "$QUICK" = 1 ]; then
-  STDLIB_LIMIT=100 FAST_RUNS=5 SCALES="10 100 1000" LOOKUPS="1000" ROUNDS=3 COMPILE_RUNS=1
+  STDLIB_LIMIT=100 FAST_RUNS=5 SCALES="10 100 1000" LOOKUPS="1000" ROUNDS=3
   STARTUP_PYTHONS="$PY311"
 else
-  STDLIB_LIMIT="" FAST_RUNS=20 SCALES="10 100 1000 10000" LOOKUPS="1000 10000" ROUNDS=7 COMPILE_RUNS=3
+  STDLIB_LIMIT="" FAST_RUNS=20 SCALES="10 100 1000 10000" LOOKUPS="1000 10000" ROUNDS=7
   STARTUP_PYTHONS="$PY311 ${PY313:-$PYENV/3.13.0/bin/python3.13}"
 fi
 
@@ -206,19 +206,8 @@ if [ -f "$ROOT/bench/compile.sh" ]; then
   note "1b. build from sources: bench/compile.sh"
   out "### 1b. Build from sources"
   out ""
-  out "\`bench/compile.sh\`: objfreeze compiling the stdlib sources with an empty bytecode cache (cold; one worker per CPU) and with a full one (warm), against one \`python -m compileall\` process over the same files; $COMPILE_RUNS hyperfine run(s) each."
-  out ""
-  rm -rf "$WORK/compile"
-  BENCH_OUT="$WORK/compile" OBJFREEZE="$OF" bash "$ROOT/bench/compile.sh" "$PY311" "$COMPILE_RUNS" >"$WORK/compile.txt" 2>>"$LOG"
-  # Its cold table first, then the warm one, each a table of its own.
-  for f in $(ls "$WORK"/compile/compile-*.md | grep -v warm) $(ls "$WORK"/compile/compile-*.md | grep warm); do
-    cat "$f" >>"$REPORT"
-    out ""
-  done
-  out ""
-  out '```'
+  PYTHON="$PY311" OBJFREEZE="$OF" BENCH_DIR="$WORK" bash "$ROOT/bench/compile.sh" $([ "$QUICK" = 1 ] && echo --quick) >"$WORK/compile.txt" 2>>"$LOG"
   cat "$WORK/compile.txt" >>"$REPORT"
-  out '```'
   out ""
 fi
 
@@ -261,6 +250,34 @@ cd "$ROOT"
 
 # ---- 3. startup (bench/startup.sh, when present) --------------------------
 
+# Cold page cache: the same two pythons startup.sh built, the page cache
+# dropped before every run (root only; the full run only, since it slows the
+# whole machine for a moment).
+cold_start() { # PYTHON
+  local dir heavy ver
+  [ "$QUICK" = 0 ] && [ -w /proc/sys/vm/drop_caches ] || return 0
+  ver=$("$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+  dir="$WORK/startup-$ver"
+  [ -x "$dir/python" ] && [ -x "$dir/python-stock" ] || return 0
+  heavy=$(sed -n 's/^HEAVY="\(.*\)"$/\1/p' "$ROOT/bench/startup.sh")
+  out "Cold page cache ($ver): \`sync; echo 3 > /proc/sys/vm/drop_caches\` before each of 5 runs; hyperfine mean ± sd."
+  out ""
+  out "| command | stock ms | frozen ms | ratio |"
+  out "|---|---:|---:|---:|"
+  for code in pass "$heavy"; do
+    hyperfine -N --style none --runs 5 --prepare "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches'" \
+      --export-json "$WORK/cold.json" "$dir/python-stock -I -S -c '$code'" "$dir/python -I -S -c '$code'" >>"$LOG" 2>&1
+    read -r s sd f fd < <("$PY" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+print(*("%.1f" % (x[k] * 1e3) for x in r for k in ("mean", "stddev")))' "$WORK/cold.json")
+    label='`-c pass`'
+    [ "$code" = pass ] || label='import-heavy (as above)'
+    out "| $label | $s ± $sd | $f ± $fd | $(calc "%.2f" "$f / $s") |"
+  done
+  out ""
+}
+
 if [ -f "$ROOT/bench/startup.sh" ]; then
   out "### 3. Startup"
   out ""
@@ -276,6 +293,7 @@ if [ -f "$ROOT/bench/startup.sh" ]; then
     r_heavy=$(awk -F'|' 'index($2, "import json") { gsub(/ /, "", $5); print $5; exit }' "$WORK/startup.txt")
     target "Startup $v, import-heavy: frozen/stock wall <= 0.85" "${r_heavy:-?}" "$(verdict "${r_heavy:-9} <= 0.85")"
     target "Startup $v, \`-c pass\`: frozen/stock wall <= 1.0" "${r_pass:-?}" "$(verdict "${r_pass:-9} <= 1.0")"
+    cold_start "$py"
   done
 fi
 
