@@ -375,6 +375,11 @@ fn cases(input: &Path, scratch: &Path) -> Vec<Case> {
     c.args = vec!["-m".into(), OsString::from_vec(arg)];
     v.push(c);
 
+    if let Some(py) = common::need_python("3.11") {
+        v.extend(python_cases(input, &py));
+    }
+    v.extend(manifest_cases(input));
+
     let mut c = case(
         "output in a missing directory",
         &["-m", &a],
@@ -453,6 +458,166 @@ fn cases(input: &Path, scratch: &Path) -> Vec<Case> {
     v
 }
 
+/// Sources, interpreters and manifests: the cases that need `--python`.
+fn python_cases(input: &Path, py: &Path) -> Vec<Case> {
+    let i = |f: &str| input.join(f).display().to_string();
+    write(&input.join("ok.py"), b"x = 1\n");
+    write(&input.join("syntax.py"), b"x = 1\ndef f(:\n    pass\n");
+    write(&input.join("latin1.py"), b"s = '\xe9'\n");
+    // Is Python for the interpreter query; as the compiler worker, greets
+    // like one (3.11's magic) and dies partway through reading its first
+    // source: a crash mid-compile.
+    let crash = input.join("crashing-python");
+    write(
+        &crash,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in *marshal.dumps*) printf 'OFZW\\247\\015\\015\\012'; head -c 3 >/dev/null; kill -9 $$;; esac; done\nexec '{}' \"$@\"\n",
+            py.display()
+        )
+        .as_bytes(),
+    );
+    // Runs, succeeds, but is no Python.
+    let fake = input.join("fake-python");
+    write(&fake, b"#!/bin/sh\necho 'Python 3.11.7 (pretend)'\n");
+    for f in [&crash, &fake] {
+        std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let py = py.display().to_string();
+    let ok = format!("a={}", i("ok.py"));
+    vec![
+        case(
+            "Python syntax error",
+            &[
+                "--no-cache",
+                "--python",
+                &py,
+                "-m",
+                &format!("s={}", i("syntax.py")),
+            ],
+            &[&format!("{}:2: SyntaxError", i("syntax.py")), "def f(:"],
+        ),
+        case(
+            "source not in its declared encoding",
+            &[
+                "--no-cache",
+                "--python",
+                &py,
+                "-m",
+                &format!("l={}", i("latin1.py")),
+            ],
+            &[&i("latin1.py"), "SyntaxError", "utf-8"],
+        ),
+        case(
+            ".py without --python",
+            &["-m", &ok],
+            &[&i("ok.py"), "--python"],
+        ),
+        case(
+            "--python that does not exist",
+            &["--no-cache", "--python", &i("no-python"), "-m", &ok],
+            &[&format!("--python {}", i("no-python")), "cannot run"],
+        ),
+        case(
+            "--python that is not Python (exits 1)",
+            &["--no-cache", "--python", "/bin/false", "-m", &ok],
+            &["--python /bin/false", "not a working Python"],
+        ),
+        case(
+            "--python that is not Python (prints nonsense)",
+            &["--no-cache", "--python", &i("fake-python"), "-m", &ok],
+            &[
+                &format!("--python {}", i("fake-python")),
+                "not a working Python",
+            ],
+        ),
+        case(
+            "--python that crashes mid-compile",
+            &["--no-cache", "--python", &i("crashing-python"), "-m", &ok],
+            &[&i("crashing-python")],
+        ),
+        case(
+            "--stdlib without --python",
+            &["--stdlib"],
+            &["--stdlib needs --python"],
+        ),
+    ]
+}
+
+fn manifest_cases(input: &Path) -> Vec<Case> {
+    let i = |f: &str| input.join(f).display().to_string();
+    let m = |file: &str, text: &str| {
+        write(&input.join(file), text.as_bytes());
+        i(file)
+    };
+    let pyc = i("a.pyc");
+    vec![
+        case(
+            "manifest with an unknown key",
+            &[
+                "--manifest",
+                &m(
+                    "unknown.toml",
+                    &format!("pyhton = \"python3\"\n[[module]]\nname = \"a\"\npath = \"{pyc}\"\n"),
+                ),
+            ],
+            &[&i("unknown.toml"), "unknown field", "pyhton"],
+        ),
+        case(
+            "manifest with an unknown key in a table",
+            &[
+                "--manifest",
+                &m(
+                    "unknown2.toml",
+                    &format!("[[module]]\nname = \"a\"\npath = \"{pyc}\"\npackge = true\n"),
+                ),
+            ],
+            &[&i("unknown2.toml"), "unknown field", "packge"],
+        ),
+        case(
+            "manifest with a wrong type",
+            &["--manifest", &m("type.toml", "optimize = \"two\"\n")],
+            &[&i("type.toml"), "optimize", "invalid type"],
+        ),
+        case(
+            "manifest with a string where a list goes",
+            &["--manifest", &m("type2.toml", "module = \"a\"\n")],
+            &[&i("type2.toml"), "module", "invalid type"],
+        ),
+        case(
+            "manifest that is not TOML",
+            &["--manifest", &m("garbage.toml", "this is [not toml\n")],
+            &[&i("garbage.toml"), "not a valid manifest"],
+        ),
+        case(
+            "manifest that does not exist",
+            &["--manifest", &i("none.toml")],
+            &[&format!("--manifest {}", i("none.toml")), "cannot read"],
+        ),
+        case(
+            "manifest module name with a NUL",
+            &[
+                "--manifest",
+                &m(
+                    "nul.toml",
+                    &format!("[[module]]\nname = \"a\\u0000b\"\npath = \"{pyc}\"\n"),
+                ),
+            ],
+            &["\"a\\0b\"", "NUL"],
+        ),
+        case(
+            "manifest module whose file is missing",
+            &[
+                "--manifest",
+                &m(
+                    "missing.toml",
+                    "[[module]]\nname = \"a\"\npath = \"nothere.pyc\"\n",
+                ),
+            ],
+            &[&i("nothere.pyc"), "cannot read"],
+        ),
+    ]
+}
+
 #[test]
 fn bad_input_matrix() {
     let root = common::tempdir();
@@ -461,8 +626,8 @@ fn bad_input_matrix() {
     std::fs::create_dir_all(&input).unwrap();
     std::fs::create_dir_all(&scratch).unwrap();
     inputs(&input);
-    let input_snapshot = snapshot(&input);
     let all = cases(&input, &scratch);
+    let input_snapshot = snapshot(&input);
     let mut failures = Vec::new();
     for (n, c) in all.iter().enumerate() {
         // Twice: with no previous output, and over a previous output.
