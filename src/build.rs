@@ -369,8 +369,11 @@ struct Loaded {
 pub fn co_filename(path: &Path, prefix_map: &[(PathBuf, PathBuf)]) -> Result<PathBuf> {
     let abs = std::path::absolute(path)
         .with_context(|| format!("{}: cannot make the path absolute", path.display()))?;
+    // `.` and `..` dropped as os.path.abspath does, so one file spelled two
+    // ways (from two working directories) gives the same bytecode.
+    let abs = lexical_normal(&abs);
     for (old, new) in prefix_map.iter().rev() {
-        if let Ok(rest) = abs.strip_prefix(old) {
+        if let Ok(rest) = abs.strip_prefix(lexical_normal(old)) {
             return Ok(if rest.as_os_str().is_empty() {
                 new.clone()
             } else {
@@ -379,6 +382,25 @@ pub fn co_filename(path: &Path, prefix_map: &[(PathBuf, PathBuf)]) -> Result<Pat
         }
     }
     Ok(abs)
+}
+
+/// `p` without `.` components and with each `..` taking out its parent.
+fn lexical_normal(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                // `..` above the root is the root.
+                if !out.pop() && !out.has_root() {
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn load_modules(
