@@ -403,6 +403,51 @@ fn lexical_normal(p: &Path) -> PathBuf {
     out
 }
 
+/// Refuse, before reading anything, inputs that cannot fit in one table.
+/// A lower bound from file sizes: bytecode files whose sizes differ cannot
+/// share a blob, so distinct sizes add up (a `.pyc` loses a header of 12 or
+/// 16 bytes, so only sizes more than 4 apart are counted as distinct).
+fn check_size_from_metadata(specs: &[Gathered]) -> Result<()> {
+    let mut sizes: Vec<(u64, &Path)> = Vec::new();
+    let mut fixed = u64::from(format::HEADER_SIZE);
+    for g in specs {
+        fixed += u64::from(format::ENTRY_SIZE) + g.spec.name.len() as u64 + 1;
+        let p = g.spec.path.as_path();
+        let ext = p.extension().and_then(|e| e.to_str());
+        // Sources compile to an unknown size; unreadable files fail later
+        // with their own message.
+        let Some(len) = (ext != Some("py"))
+            .then(|| std::fs::metadata(p).ok().filter(|m| m.is_file()))
+            .flatten()
+            .map(|m| m.len())
+        else {
+            continue;
+        };
+        let header = if ext == Some("pyc") { 16 } else { 0 };
+        sizes.push((len.saturating_sub(header), p));
+    }
+    sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+    let mut total = fixed;
+    let mut last: Option<u64> = None;
+    let mut counted = Vec::new();
+    for (len, p) in &sizes {
+        if last.map_or(true, |l| l > len + 4) {
+            total += len;
+            last = Some(*len);
+            counted.push(p.display().to_string());
+        }
+    }
+    if total > u64::from(u32::MAX) {
+        counted.truncate(3);
+        bail!(
+            "the table would be at least {total} bytes, over the format's limit of {} bytes (offsets are 32-bit); the largest inputs: {}",
+            u32::MAX,
+            counted.join(", ")
+        );
+    }
+    Ok(())
+}
+
 fn load_modules(
     opts: &BuildOptions,
     specs: &[Gathered],
@@ -411,6 +456,7 @@ fn load_modules(
     deps: &mut BTreeSet<PathBuf>,
     stats: &mut (usize, usize),
 ) -> Result<Vec<Loaded>> {
+    check_size_from_metadata(specs)?;
     let mut out = Vec::with_capacity(specs.len());
     let worker = cpython::compile::worker_id();
     // Sources to compile: (index into `out`, job, cache key).

@@ -110,6 +110,14 @@ fn inputs(dir: &Path) {
     // One byte over the format's 4 GiB limit, without using the disk.
     let f = std::fs::File::create(dir.join("huge.bin")).unwrap();
     f.set_len(u64::from(u32::MAX) + 1).unwrap();
+    // Two inputs that fit alone but not together (sizes differ, so they
+    // cannot share storage).
+    for (f, len) in [("half1.bin", 0x8100_0000u64), ("half2.bin", 0x8100_0100)] {
+        std::fs::File::create(dir.join(f))
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    }
     std::os::unix::fs::symlink(dir.join("a.pyc"), dir.join("link-to-a.pyc")).unwrap();
 }
 
@@ -346,6 +354,21 @@ fn cases(input: &Path, scratch: &Path) -> Vec<Case> {
             "input over the format's 4 GiB limit",
             &["-m", &format!("big={}", i("huge.bin"))],
             &[&i("huge.bin"), "4294967295", "32-bit"],
+        ),
+        case(
+            "inputs together over the format's 4 GiB limit",
+            &[
+                "-m",
+                &format!("h1={}", i("half1.bin")),
+                "-m",
+                &format!("h2={}", i("half2.bin")),
+            ],
+            &[
+                "at least 4328522150 bytes",
+                "4294967295",
+                &i("half1.bin"),
+                &i("half2.bin"),
+            ],
         ),
         case(
             "depfile in a missing directory",
