@@ -448,6 +448,89 @@ fn check_size_from_metadata(specs: &[Gathered]) -> Result<()> {
     Ok(())
 }
 
+/// One module's bytes, read and looked up, before compiling.
+struct Prepared {
+    data: Vec<u8>,
+    pyc_tag: Option<u32>,
+    /// A source the cache did not have, with its cache key.
+    compile: Option<(cpython::compile::Job, [u8; 32])>,
+    cached: bool,
+}
+
+/// Read one module's file: a `.pyc` checked and stripped, raw bytecode as
+/// is, a source looked up in the cache by its key.
+fn prepare(
+    opts: &BuildOptions,
+    g: &Gathered,
+    interp: Option<&Interpreter>,
+    cache: Option<&Cache>,
+    worker: &[u8; 32],
+) -> Result<Prepared> {
+    let p = &g.spec.path;
+    let ext = p.extension().and_then(|e| e.to_str());
+    // An empty source is a valid module (many an `__init__.py` is empty).
+    let bytes = if ext == Some("py") {
+        read_source(p)?
+    } else {
+        read_input(p)?
+    };
+    let ready = |data, pyc_tag| Prepared {
+        data,
+        pyc_tag,
+        compile: None,
+        cached: false,
+    };
+    Ok(match ext {
+        Some("py") => {
+            let Some(i) = interp else {
+                bail!(
+                    "{}: Python source needs an interpreter to compile it (--python PATH)",
+                    p.display()
+                );
+            };
+            let co = co_filename(p, &opts.prefix_map)?;
+            let key = KeyBuilder::new("cpython")
+                .field(worker)
+                .field(&i.tag.to_le_bytes())
+                .field(i.version.as_bytes())
+                .field(&[opts.optimize])
+                .field(co.as_os_str().as_encoded_bytes())
+                .field(&bytes)
+                .finish();
+            // Looked up at once, so a hit's source is freed straight away.
+            let hit = cache.and_then(|c| c.get(&key));
+            match hit.filter(|d| cpython::pyc::check_code_object(d).is_ok()) {
+                Some(data) => Prepared {
+                    cached: true,
+                    ..ready(data, None)
+                },
+                None => {
+                    let job = cpython::compile::Job {
+                        path: p.clone(),
+                        co_filename: co,
+                        source: bytes,
+                    };
+                    Prepared {
+                        compile: Some((job, key)),
+                        ..ready(Vec::new(), None)
+                    }
+                }
+            }
+        }
+        Some("pyc") => {
+            let mut bytes = bytes;
+            let (tag, header) = {
+                let pyc = cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
+                (pyc.tag, bytes.len() - pyc.code.len())
+            };
+            // Dropped in place rather than copied out: the stdlib is megabytes.
+            bytes.drain(..header);
+            ready(bytes, Some(tag))
+        }
+        _ => ready(bytes, None),
+    })
+}
+
 fn load_modules(
     opts: &BuildOptions,
     specs: &[Gathered],
@@ -457,78 +540,47 @@ fn load_modules(
     stats: &mut (usize, usize),
 ) -> Result<Vec<Loaded>> {
     check_size_from_metadata(specs)?;
-    let mut out = Vec::with_capacity(specs.len());
     let worker = cpython::compile::worker_id();
+    // Reading, hashing and looking up hundreds of files is most of a warm
+    // build: spread it over the CPUs, in order-keeping chunks.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = specs.len().div_ceil(threads).max(64);
+    let prepared: Vec<Result<Prepared>> = std::thread::scope(|s| {
+        let handles: Vec<_> = specs
+            .chunks(chunk)
+            .map(|part| {
+                let worker = &worker;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|g| prepare(opts, g, interp, cache, worker))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("no panic while reading inputs"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(specs.len());
     // Sources to compile: (index into `out`, job, cache key).
     let mut jobs: Vec<(usize, cpython::compile::Job, [u8; 32])> = Vec::new();
-    for g in specs {
-        let spec = &g.spec;
-        let p = &spec.path;
-        let ext = p.extension().and_then(|e| e.to_str());
-        // An empty source is a valid module (many an `__init__.py` is empty).
-        let bytes = if ext == Some("py") {
-            read_source(p)?
-        } else {
-            read_input(p)?
-        };
-        deps.insert(p.clone());
-        let (data, pyc_tag) = match ext {
-            Some("py") => {
-                let Some(i) = interp else {
-                    bail!(
-                        "{}: Python source needs an interpreter to compile it (--python PATH)",
-                        p.display()
-                    );
-                };
-                let co = co_filename(p, &opts.prefix_map)?;
-                let key = KeyBuilder::new("cpython")
-                    .field(&worker)
-                    .field(&i.tag.to_le_bytes())
-                    .field(i.version.as_bytes())
-                    .field(&[opts.optimize])
-                    .field(co.as_os_str().as_encoded_bytes())
-                    .field(&bytes)
-                    .finish();
-                // Looked up at once, so a hit's source is freed straight away.
-                let hit = cache.and_then(|c| c.get(&key));
-                match hit.filter(|d| cpython::pyc::check_code_object(d).is_ok()) {
-                    Some(data) => {
-                        stats.1 += 1;
-                        (data, None)
-                    }
-                    None => {
-                        let job = cpython::compile::Job {
-                            path: p.clone(),
-                            co_filename: co,
-                            source: bytes,
-                        };
-                        jobs.push((out.len(), job, key));
-                        (Vec::new(), None)
-                    }
-                }
-            }
-            Some("pyc") => {
-                let mut bytes = bytes;
-                let (tag, header) = {
-                    let pyc =
-                        cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
-                    (pyc.tag, bytes.len() - pyc.code.len())
-                };
-                // Dropped in place rather than copied out: the stdlib is megabytes.
-                bytes.drain(..header);
-                (bytes, Some(tag))
-            }
-            _ => (bytes, None),
-        };
+    for (g, prep) in specs.iter().zip(prepared) {
+        let prep = prep?;
+        deps.insert(g.spec.path.clone());
+        stats.1 += usize::from(prep.cached);
+        if let Some((job, key)) = prep.compile {
+            jobs.push((out.len(), job, key));
+        }
         out.push(Loaded {
             module: Module {
-                name: spec.name.clone(),
-                data,
-                package: spec.package,
+                name: g.spec.name.clone(),
+                data: prep.data,
+                package: g.spec.package,
                 origin: g.origin.clone(),
             },
-            path: p.clone(),
-            pyc_tag,
+            path: g.spec.path.clone(),
+            pyc_tag: prep.pyc_tag,
         });
     }
     if let (Some(i), false) = (interp, jobs.is_empty()) {

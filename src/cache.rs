@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// The key of one cached compile. Callers feed every input that determines
 /// the output, each length-prefixed so fields cannot run together.
@@ -82,8 +82,9 @@ struct Packs {
 
 pub struct Cache {
     dir: PathBuf,
-    /// The packs present when first looked at, loaded on first use.
-    packs: Mutex<Option<Packs>>,
+    /// The packs present when first looked at, loaded on first use and
+    /// then read without a lock (lookups run on several threads).
+    packs: OnceLock<Packs>,
     /// Entries added by this build, written as one pack by [`Cache::flush`].
     new: Mutex<Vec<([u8; 32], Vec<u8>)>>,
 }
@@ -137,7 +138,7 @@ impl Cache {
     pub fn new(dir: &Path) -> Cache {
         Cache {
             dir: dir.join("v3"),
-            packs: Mutex::new(None),
+            packs: OnceLock::new(),
             new: Mutex::new(Vec::new()),
         }
     }
@@ -172,8 +173,7 @@ impl Cache {
 
     /// The cached data for `key`, if present.
     pub fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
-        let mut packs = self.packs.lock().unwrap();
-        let p = packs.get_or_insert_with(|| self.load());
+        let p = self.packs.get_or_init(|| self.load());
         let &(n, off, len) = p.index.get(key)?;
         read_at(&p.files[n].1, off, len)
     }
@@ -191,8 +191,7 @@ impl Cache {
         if new.is_empty() {
             return Ok(());
         }
-        let mut packs = self.packs.lock().unwrap();
-        let p = packs.get_or_insert_with(|| self.load());
+        let p = self.packs.get_or_init(|| self.load());
         let merged: Vec<PathBuf> = if p.files.len() >= MERGE_AT {
             for (key, &(n, off, len)) in &p.index {
                 if let Some(d) = read_at(&p.files[n].1, off, len) {
