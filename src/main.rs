@@ -52,6 +52,7 @@ enum Cmd {
 /// table's interpreter tag. .pyc inputs have their header checked and
 /// stripped; every magic must agree. Other files are taken as raw bytecode.
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 struct BuildArgs {
     /// Object file to write (atomically: a failed build leaves any old one untouched).
     #[arg(short, long, value_name = "OUT")]
