@@ -3,9 +3,9 @@
 # target, archives, a fat Mach-O, linked executables, and bare tables.
 # Usage: fuzz/seeds.sh [OBJFREEZE_BINARY]  (default: target/debug/objfreeze)
 set -euo pipefail
-cd "$(dirname "$0")"
-bin="${1:-../target/debug/objfreeze}"
-bin="$(realpath "$bin")"
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="$(realpath "${1:-$here/../target/debug/objfreeze}")"
+cd "$here"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 ro=corpus/read_object pt=corpus/parse_table

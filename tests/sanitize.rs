@@ -251,7 +251,7 @@ fn corrupt(r: &mut Rng, t: &mut Vec<u8>, e: Endian, kind: usize) {
                 names_off as u32,
                 names_end as u32,
                 rd(t, hdr::DATA_OFFSET),
-                rd(t, hdr::DATA_OFFSET) + rd(t, hdr::DATA_SIZE),
+                rd(t, hdr::DATA_OFFSET).wrapping_add(rd(t, hdr::DATA_SIZE)),
                 total,
                 total.wrapping_sub(1),
             ];
