@@ -759,7 +759,9 @@ fn resolve_tag(
     }
     let value = match (opts.tag, first) {
         (Some(m), Some((t, p))) if m != t => bail!(
-            "--magic {m} does not match {}, whose magic is {} ({})",
+            "--magic {} does not match {}, whose magic is {} ({})",
+            // As the user wrote it: the number, without the `\r\n` half.
+            if m >> 16 == 0x0a0d { m & 0xffff } else { m },
             p.display(),
             t & 0xffff,
             cpython::pyc::python_version(t).unwrap_or("unknown version")

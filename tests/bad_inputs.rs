@@ -183,7 +183,7 @@ fn cases(input: &Path, scratch: &Path) -> Vec<Case> {
         case(
             "--magic disagrees with a .pyc",
             &["--magic", "3531", "-m", &a],
-            &["--magic", &i("a.pyc"), "does not match"],
+            &["--magic 3531", &i("a.pyc"), "does not match"],
         ),
         case(
             ".pyc given with --interp lua",
@@ -703,6 +703,9 @@ fn bad_input_matrix() {
             }
             if c.output.is_some() && !c.output_is_input && !out.is_dir() && out.exists() {
                 why.push("an output was created".into());
+            }
+            if previous {
+                println!("{:<48} {}", c.name, err.lines().next().unwrap_or(""));
             }
             if !why.is_empty() {
                 failures.push(format!(
