@@ -10,11 +10,12 @@
 //! the minimum over RUNS runs, in milliseconds. Not a test: it asserts nothing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use objfreeze::build::read_input;
+use objfreeze::build::read_input_into;
 use objfreeze::cpython::pyc;
-use objfreeze::format::{self, Endian, Module, Tag, TagKind};
+use objfreeze::format::{self, Blob, Endian, Module, Tag, TagKind};
 use objfreeze::objwrite::{self, Placement};
 use objfreeze::output;
 use objfreeze::target::Target;
@@ -48,24 +49,33 @@ fn main() {
     for _ in 0..runs {
         let t0 = Instant::now();
         let mut tag = 0;
+        // As the build does: every file into one shared buffer, sized by a stat.
+        let room: u64 = specs
+            .iter()
+            .map(|(_, _, p)| std::fs::metadata(p).unwrap().len())
+            .sum();
+        let mut arena = format::large_buffer(room as usize + 1);
+        let ranges: Vec<_> = specs
+            .iter()
+            .map(|(_, _, path)| {
+                let mut code = read_input_into(path, &mut arena).unwrap();
+                if path.extension().is_some_and(|e| e == "pyc") {
+                    let p = pyc::parse(&arena[code.clone()]).unwrap();
+                    tag = p.tag;
+                    code.start = code.end - p.code.len();
+                }
+                code
+            })
+            .collect();
+        let arena = Arc::new(arena);
         let modules: Vec<Module> = specs
             .iter()
-            .map(|(name, package, path)| {
-                let mut data = read_input(path).unwrap();
-                if path.extension().is_some_and(|e| e == "pyc") {
-                    let (t, header) = {
-                        let p = pyc::parse(&data).unwrap();
-                        (p.tag, data.len() - p.code.len())
-                    };
-                    tag = t;
-                    data.drain(..header);
-                }
-                Module {
-                    name: name.clone(),
-                    data,
-                    package: *package,
-                    origin: None,
-                }
+            .zip(ranges)
+            .map(|((name, package, _), code)| Module {
+                name: name.clone(),
+                data: Blob::shared(arena.clone(), code),
+                package: *package,
+                origin: None,
             })
             .collect();
         let t1 = Instant::now();
@@ -91,6 +101,7 @@ fn main() {
             *b = (*b).min(d);
         }
         drop(modules);
+        drop(arena);
     }
     let _ = std::fs::remove_file(&out);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;

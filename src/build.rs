@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::cache::{Cache, KeyBuilder};
 use crate::cpython::{self, compile::Interpreter};
-use crate::format::{self, Module, Tag, TagKind};
+use crate::format::{self, Blob, Module, Tag, TagKind};
 use crate::objwrite::{self, Placement};
 use crate::target::Target;
 use crate::tree;
@@ -407,8 +407,11 @@ fn lexical_normal(p: &Path) -> PathBuf {
 /// A lower bound from file sizes: bytecode files whose sizes differ cannot
 /// share a blob, so distinct sizes add up (a `.pyc` loses a header of 12 or
 /// 16 bytes, so only sizes more than 4 apart are counted as distinct).
-fn check_size_from_metadata(specs: &[Gathered]) -> Result<()> {
+fn check_size_from_metadata(specs: &[Gathered]) -> Result<Vec<u64>> {
     let mut sizes: Vec<(u64, &Path)> = Vec::new();
+    // Each spec's file size (0 for sources and unreadable files), which
+    // sizes the buffers the files are read into.
+    let mut lens = Vec::with_capacity(specs.len());
     let mut fixed = u64::from(format::HEADER_SIZE);
     for g in specs {
         fixed += u64::from(format::ENTRY_SIZE) + g.spec.name.len() as u64 + 1;
@@ -421,8 +424,10 @@ fn check_size_from_metadata(specs: &[Gathered]) -> Result<()> {
             .flatten()
             .map(|m| m.len())
         else {
+            lens.push(0);
             continue;
         };
+        lens.push(len);
         let header = if ext == Some("pyc") { 16 } else { 0 };
         sizes.push((len.saturating_sub(header), p));
     }
@@ -445,12 +450,17 @@ fn check_size_from_metadata(specs: &[Gathered]) -> Result<()> {
             counted.join(", ")
         );
     }
-    Ok(())
+    Ok(lens)
 }
 
 /// One module's bytes, read and looked up, before compiling.
 struct Prepared {
     data: Vec<u8>,
+    /// Where a bytecode file's data went in its thread's shared buffer
+    /// (then `data` is empty).
+    in_buffer: Option<std::ops::Range<usize>>,
+    /// The same, once the buffer is shared.
+    shared: Option<Blob>,
     pyc_tag: Option<u32>,
     /// A source the cache did not have, with its cache key.
     compile: Option<(cpython::compile::Job, [u8; 32])>,
@@ -465,17 +475,35 @@ fn prepare(
     interp: Option<&Interpreter>,
     cache: Option<&Cache>,
     worker: &[u8; 32],
+    buffer: &mut Vec<u8>,
 ) -> Result<Prepared> {
     let p = &g.spec.path;
     let ext = p.extension().and_then(|e| e.to_str());
+    if ext != Some("py") {
+        // Bytecode goes into the shared buffer, a `.pyc` without its header.
+        let mut code = read_input_into(p, buffer)?;
+        let mut pyc_tag = None;
+        if ext == Some("pyc") {
+            let pyc = cpython::pyc::parse(&buffer[code.clone()])
+                .with_context(|| p.display().to_string())?;
+            pyc_tag = Some(pyc.tag);
+            code.start = code.end - pyc.code.len();
+        }
+        return Ok(Prepared {
+            data: Vec::new(),
+            in_buffer: Some(code),
+            shared: None,
+            pyc_tag,
+            compile: None,
+            cached: false,
+        });
+    }
     // An empty source is a valid module (many an `__init__.py` is empty).
-    let bytes = if ext == Some("py") {
-        read_source(p)?
-    } else {
-        read_input(p)?
-    };
+    let bytes = read_source(p)?;
     let ready = |data, pyc_tag| Prepared {
         data,
+        in_buffer: None,
+        shared: None,
         pyc_tag,
         compile: None,
         cached: false,
@@ -517,17 +545,7 @@ fn prepare(
                 }
             }
         }
-        Some("pyc") => {
-            let mut bytes = bytes;
-            let (tag, header) = {
-                let pyc = cpython::pyc::parse(&bytes).with_context(|| p.display().to_string())?;
-                (pyc.tag, bytes.len() - pyc.code.len())
-            };
-            // Dropped in place rather than copied out: the stdlib is megabytes.
-            bytes.drain(..header);
-            ready(bytes, Some(tag))
-        }
-        _ => ready(bytes, None),
+        _ => unreachable!("bytecode files are read above"),
     })
 }
 
@@ -539,27 +557,46 @@ fn load_modules(
     deps: &mut BTreeSet<PathBuf>,
     stats: &mut (usize, usize),
 ) -> Result<Vec<Loaded>> {
-    check_size_from_metadata(specs)?;
+    let lens = check_size_from_metadata(specs)?;
     let worker = cpython::compile::worker_id();
     // Reading, hashing and looking up hundreds of files is most of a warm
     // build: spread it over the CPUs, in order-keeping chunks.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = specs.len().div_ceil(threads).max(64);
+    // Each thread reads its bytecode files into one buffer, sized from the
+    // stats above and offered huge pages: one allocation for a whole stdlib
+    // rather than one per file, page-faulted in a few 2 MiB steps.
     let prepared: Vec<Result<Prepared>> = std::thread::scope(|s| {
         let handles: Vec<_> = specs
             .chunks(chunk)
-            .map(|part| {
+            .zip(lens.chunks(chunk))
+            .map(|(part, part_lens)| {
                 let worker = &worker;
                 s.spawn(move || {
-                    part.iter()
-                        .map(|g| prepare(opts, g, interp, cache, worker))
-                        .collect::<Vec<_>>()
+                    let room = part_lens.iter().sum::<u64>().min(u64::from(u32::MAX));
+                    // One spare byte: each read reserves one past its file, to see the end.
+                    let mut buffer = format::large_buffer(room as usize + 1);
+                    let preps = part
+                        .iter()
+                        .map(|g| prepare(opts, g, interp, cache, worker, &mut buffer))
+                        .collect::<Vec<_>>();
+                    (std::sync::Arc::new(buffer), preps)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("no panic while reading inputs"))
+            .flat_map(|h| {
+                let (buffer, preps) = h.join().expect("no panic while reading inputs");
+                preps.into_iter().map(move |p| {
+                    p.map(|mut p| {
+                        if let Some(r) = p.in_buffer.take() {
+                            p.shared = Some(Blob::shared(buffer.clone(), r));
+                        }
+                        p
+                    })
+                })
+            })
             .collect()
     });
     let mut out = Vec::with_capacity(specs.len());
@@ -575,7 +612,7 @@ fn load_modules(
         out.push(Loaded {
             module: Module {
                 name: g.spec.name.clone(),
-                data: prep.data,
+                data: prep.shared.unwrap_or_else(|| prep.data.into()),
                 package: g.spec.package,
                 origin: g.origin.clone(),
             },
@@ -636,7 +673,7 @@ fn compile_sources(
             Some(Ok(data)) => {
                 cpython::pyc::check_code_object(&data)
                     .with_context(|| out[*idx].path.display().to_string())?;
-                out[*idx].module.data = data;
+                out[*idx].module.data = data.into();
                 stats.0 += 1;
             }
             Some(Err(e)) => errors.push(e),
@@ -671,6 +708,14 @@ fn flush_cache(opts: &BuildOptions, cache: Option<&Cache>) {
 
 /// Read one input file, with errors that name it.
 pub fn read_input(p: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    read_input_into(p, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Like [`read_input`], appending the file to `buf`; returns where it went.
+/// On error `buf` may hold part of the file past its old length.
+pub fn read_input_into(p: &Path, buf: &mut Vec<u8>) -> Result<std::ops::Range<usize>> {
     // Read at most one byte past the format's limit: a huge file (or an
     // endless one, like /dev/zero) is refused without being held in memory.
     let limit = u64::from(u32::MAX);
@@ -696,18 +741,18 @@ pub fn read_input(p: &Path) -> Result<Vec<u8>> {
     if meta.len() > limit {
         return Err(too_big());
     }
-    // Sized up front: the file is read in one go, never regrown and copied.
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .with_context(cannot)?;
-    if bytes.len() as u64 > limit {
+    // Room made up front: the file is read in one go, never regrown and copied.
+    let start = buf.len();
+    buf.reserve(meta.len() as usize + 1);
+    file.take(limit + 1).read_to_end(buf).with_context(cannot)?;
+    let len = buf.len() - start;
+    if len as u64 > limit {
         return Err(too_big());
     }
-    if bytes.is_empty() {
+    if len == 0 {
         bail!("{}: file is empty", p.display());
     }
-    Ok(bytes)
+    Ok(start..buf.len())
 }
 
 /// Read a source file, with errors that name it.

@@ -192,10 +192,60 @@ pub struct Module {
     /// Dotted module name; any bytes but NUL.
     pub name: String,
     /// The bytecode (for CPython: marshal data of a code object, no `.pyc` header).
-    pub data: Vec<u8>,
+    pub data: Blob,
     pub package: bool,
     /// For an alias: the name of the module whose source this was frozen from.
     pub origin: Option<String>,
+}
+
+/// A module's bytes: its own, or a range of a buffer shared with other
+/// modules (a build reads all its input files into one buffer, so a large
+/// stdlib is not allocated, and page-faulted in, file by file).
+#[derive(Clone)]
+pub struct Blob(BlobBytes);
+
+#[derive(Clone)]
+enum BlobBytes {
+    Owned(Vec<u8>),
+    Shared(std::sync::Arc<Vec<u8>>, std::ops::Range<usize>),
+}
+
+impl Blob {
+    /// `range` of `buf`; panics if it is out of bounds.
+    pub fn shared(buf: std::sync::Arc<Vec<u8>>, range: std::ops::Range<usize>) -> Blob {
+        assert!(range.start <= range.end && range.end <= buf.len());
+        Blob(BlobBytes::Shared(buf, range))
+    }
+}
+
+impl std::ops::Deref for Blob {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            BlobBytes::Owned(v) => v,
+            BlobBytes::Shared(b, r) => &b[r.clone()],
+        }
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(v: Vec<u8>) -> Blob {
+        Blob(BlobBytes::Owned(v))
+    }
+}
+
+impl PartialEq for Blob {
+    fn eq(&self, other: &Blob) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Blob {}
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Blob({} bytes)", self.len())
+    }
 }
 
 /// What a table says about the interpreter its bytecode is for.
@@ -377,11 +427,28 @@ pub fn write_table(modules: &[Module], tag: Tag, endian: Endian) -> Result<Vec<u
 /// stdlib; on Linux the buffer is offered to transparent huge pages first.
 fn zeroed(len: usize) -> Vec<u8> {
     let v = vec![0u8; len];
+    advise_huge_pages(&v, len);
+    v
+}
+
+/// An empty buffer with room for `cap` bytes, offered to huge pages like a
+/// table (see [`zeroed`]): where a build reads its input files.
+pub fn large_buffer(cap: usize) -> Vec<u8> {
+    let v = Vec::with_capacity(cap);
+    advise_huge_pages(&v, cap);
+    v
+}
+
+/// Ask for transparent huge pages over the first `cap` bytes of `v`'s
+/// allocation, before anything touches them. Only for large buffers: a
+/// huge page is 2 MiB.
+#[allow(unused_variables)]
+fn advise_huge_pages(v: &Vec<u8>, cap: usize) {
     #[cfg(target_os = "linux")]
-    if len >= 4 << 20 {
+    if cap >= 4 << 20 && cap <= v.capacity() {
         const HUGE: usize = 2 << 20;
         let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (v.as_ptr() as usize + len) & !(HUGE - 1);
+        let end = (v.as_ptr() as usize + cap) & !(HUGE - 1);
         if end > start {
             // SAFETY: advice on whole pages inside this allocation, which
             // nothing has touched yet; it changes no contents, and a kernel
@@ -391,7 +458,6 @@ fn zeroed(len: usize) -> Vec<u8> {
             }
         }
     }
-    v
 }
 
 /// The rules every name in a table obeys, whatever the interpreter: C reads
@@ -650,7 +716,7 @@ mod tests {
     fn m(name: &str, data: &[u8], package: bool) -> Module {
         Module {
             name: name.into(),
-            data: data.to_vec(),
+            data: data.to_vec().into(),
             package,
             origin: None,
         }

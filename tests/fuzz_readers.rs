@@ -156,7 +156,7 @@ fn exercise_inner(bytes: &[u8]) {
 fn sample_table(endian: Endian) -> Vec<u8> {
     let m = |name: &str, data: &[u8], package, origin: Option<&str>| Module {
         name: name.into(),
-        data: data.to_vec(),
+        data: data.to_vec().into(),
         package,
         origin: origin.map(str::to_string),
     };

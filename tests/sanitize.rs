@@ -43,7 +43,7 @@ impl Rng {
 fn module(name: &str, data: &[u8], package: bool, origin: Option<&str>) -> Module {
     Module {
         name: name.into(),
-        data: data.to_vec(),
+        data: data.to_vec().into(),
         package,
         origin: origin.map(str::to_string),
     }
