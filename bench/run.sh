@@ -60,7 +60,7 @@ need() {
     exit 1
   fi
 }
-need gcc ld xxd hyperfine /usr/bin/time valgrind cargo
+need gcc ld readelf xxd hyperfine /usr/bin/time valgrind cargo
 
 PYENV=/root/.pyenv/versions
 if [ "$QUICK" = 1 ]; then
@@ -340,14 +340,14 @@ out "### 5. Memory: private dirty pages of the table in a PIE executable"
 out ""
 out "\`bench/dirty.c\`, linked \`-pie\`, reads every module, then sums Private_Dirty over the \`/proc/self/smaps\` mappings that overlap the table's address range. The executable is synced to disk first (a freshly written file's page-cache pages count as dirty until written back)."
 out ""
-out "| modules | table | table KiB | mappings | Rss KiB | Private_Clean KiB | Private_Dirty KiB |"
-out "|---:|---|---:|---:|---:|---:|---:|"
+out "| modules | table | table KiB | mappings | Rss KiB | Private_Clean KiB | Private_Dirty KiB | relocations in the executable |"
+out "|---:|---|---:|---:|---:|---:|---:|---:|"
 dirty_row() { # label binary
   sync "$2"
   "$2" >"$2.txt"
   DIRTY_TXT="$2.txt"
   d() { awk -v k="$1" '$1 == k { print $2 }' "$DIRTY_TXT"; }
-  out "| $(d modules) | $1 | $(calc "%.1f" "$(d table_bytes) / 1024") | $(d mappings) | $(d rss_kb) | $(d private_clean_kb) | $(d private_dirty_kb) |"
+  out "| $(d modules) | $1 | $(calc "%.1f" "$(d table_bytes) / 1024") | $(d mappings) | $(d rss_kb) | $(d private_clean_kb) | $(d private_dirty_kb) | $(readelf -rW "$2" | grep -c ' R_' || true) |"
   LAST_DIRTY=$(d private_dirty_kb)
 }
 cd "$STD"
