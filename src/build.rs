@@ -147,6 +147,17 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
     let mut notes = Vec::new();
     let specs = gather(opts, interp.as_ref(), &mut deps, &mut warnings, &mut notes)?;
     check_output_not_input(&opts.output, &specs)?;
+    if let Some(dep) = &opts.depfile {
+        check_output_not_input(dep, &specs)?;
+        let same = |p: &Path| {
+            std::fs::canonicalize(p)
+                .or_else(|_| std::path::absolute(p).map(|a| lexical_normal(&a)))
+                .ok()
+        };
+        if same(dep) == same(&opts.output) {
+            bail!("--depfile {}: the same file as the output", dep.display());
+        }
+    }
     let mut stats = (0, 0);
     let loaded = load_modules(
         opts,

@@ -371,6 +371,11 @@ fn cases(input: &Path, scratch: &Path) -> Vec<Case> {
             ],
         ),
         case(
+            "depfile that is an input",
+            &["-m", &a, "--depfile", &i("a.pyc")],
+            &[&i("a.pyc"), "overwrite an input"],
+        ),
+        case(
             "depfile in a missing directory",
             &[
                 "-m",
@@ -453,6 +458,18 @@ fn cases(input: &Path, scratch: &Path) -> Vec<Case> {
         c
     };
     c.output_is_input = false;
+    v.push(c);
+    let mut c = case(
+        "depfile equal to the output",
+        &[
+            "-m",
+            &a,
+            "--depfile",
+            &scratch.join("same.o").display().to_string(),
+        ],
+        &["--depfile", "same.o", "the same file as the output"],
+    );
+    c.output = Some(scratch.join("same.o"));
     v.push(c);
     let mut c = case(
         "output equal to an input",
