@@ -615,7 +615,10 @@ fn load_modules(
     let mut jobs: Vec<(usize, cpython::compile::Job, [u8; 32])> = Vec::new();
     for (g, prep) in specs.iter().zip(prepared) {
         let prep = prep?;
-        deps.insert(g.spec.path.clone());
+        // Only a depfile reads them; a sorted set of paths is not free.
+        if opts.depfile.is_some() {
+            deps.insert(g.spec.path.clone());
+        }
         stats.1 += usize::from(prep.cached);
         if let Some((job, key)) = prep.compile {
             jobs.push((out.len(), job, key));
