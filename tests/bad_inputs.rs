@@ -797,3 +797,153 @@ fn nul_in_name_refused_by_library() {
     // Only the input(s) and the old output.
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 3);
 }
+
+/// The reading commands on files that are missing, not objects, hold no
+/// table, or hold a damaged one: a message naming the file and the problem,
+/// exit 1, and `extract` writes nothing.
+#[test]
+fn reading_commands_refuse_bad_files() {
+    let d = common::tempdir();
+    let dir = d.path();
+    let good = dir.join("good.o");
+    write(&dir.join("a.pyc"), &to_pyc(MAGIC_311, b"\xe3module a code"));
+    common::run(
+        common::objfreeze()
+            .args(["build", "-o"])
+            .arg(&good)
+            .arg("-m")
+            .arg(format!("a={}", dir.join("a.pyc").display())),
+    );
+    let obj = std::fs::read(&good).unwrap();
+    let at = obj.windows(8).position(|w| w == b"OBJFREEZ").unwrap();
+    // A byte of bytecode changed: structure sound, digest wrong.
+    let mut data = obj.clone();
+    let code_at = at + data[at..].windows(6).position(|w| w == b"module").unwrap();
+    data[code_at] ^= 0x20;
+    write(&dir.join("digest.o"), &data);
+    // The entry's name length made to run past the names region.
+    let mut index = obj.clone();
+    index[at + 96 + 4] = 0xff;
+    write(&dir.join("index.o"), &index);
+    write(&dir.join("empty.o"), b"");
+    write(&dir.join("text.o"), b"just some text, not an object file\n");
+    write(&dir.join("short.o"), &obj[..obj.len() / 3]);
+    std::fs::create_dir(dir.join("adir")).unwrap();
+    let c = dir.join("plain.c");
+    write(&c, b"int x = 1;\n");
+    let plain = dir.join("plain.o");
+    let have_cc = common::have("cc");
+    if have_cc {
+        common::run(
+            std::process::Command::new("cc")
+                .arg("-c")
+                .arg(&c)
+                .arg("-o")
+                .arg(&plain),
+        );
+    }
+    let p = |f: &str| dir.join(f).display().to_string();
+    let mut cases: Vec<(&str, Vec<String>, Vec<String>)> = Vec::new();
+    for cmd in ["inspect", "verify"] {
+        cases.push((
+            cmd,
+            vec![p("missing.o")],
+            vec![p("missing.o"), "cannot read".into()],
+        ));
+        cases.push((
+            cmd,
+            vec![p("adir")],
+            vec![p("adir"), "is a directory".into()],
+        ));
+        cases.push((
+            cmd,
+            vec![p("empty.o")],
+            vec![p("empty.o"), "cannot read as an object".into()],
+        ));
+        cases.push((
+            cmd,
+            vec![p("text.o")],
+            vec![p("text.o"), "unrecognised file".into()],
+        ));
+    }
+    cases.push((
+        "verify",
+        vec![p("digest.o")],
+        vec![
+            p("digest.o"),
+            "digest mismatch".into(),
+            "1 of 1 tables unsound".into(),
+        ],
+    ));
+    cases.push((
+        "verify",
+        vec![p("index.o")],
+        vec![
+            p("index.o"),
+            "entry 0: name".into(),
+            "outside the names region".into(),
+        ],
+    ));
+    cases.push(("verify", vec![p("short.o")], vec![p("short.o")]));
+    if have_cc {
+        cases.push((
+            "verify",
+            vec![p("plain.o")],
+            vec![p("plain.o"), "no tables found".into()],
+        ));
+    }
+    let out = dir.join("extracted");
+    let o = out.display().to_string();
+    cases.push((
+        "extract",
+        vec![p("index.o"), "-o".into(), o.clone()],
+        vec![p("index.o"), "unsound".into()],
+    ));
+    cases.push((
+        "extract",
+        vec![p("text.o"), "-o".into(), o.clone()],
+        vec![p("text.o"), "unrecognised file".into()],
+    ));
+    cases.push((
+        "extract",
+        vec![
+            p("good.o"),
+            "-o".into(),
+            o.clone(),
+            "-m".into(),
+            "nothere".into(),
+        ],
+        vec![p("good.o"), "no module `nothere`".into()],
+    ));
+    let mut failures = Vec::new();
+    for (cmd, args, expect) in &cases {
+        let r = common::objfreeze().arg(cmd).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&r.stderr);
+        println!(
+            "{cmd} {:<40} {}",
+            args[0].rsplit('/').next().unwrap(),
+            err.lines().next().unwrap_or("")
+        );
+        let mut why = Vec::new();
+        if r.status.code() != Some(1) {
+            why.push(format!("exit {}", r.status));
+        }
+        for e in expect {
+            if !err.contains(e.as_str()) && !String::from_utf8_lossy(&r.stdout).contains(e.as_str())
+            {
+                why.push(format!("output lacks {e:?}"));
+            }
+        }
+        if *cmd == "extract" && out.exists() && std::fs::read_dir(&out).unwrap().next().is_some() {
+            why.push("extract wrote files".into());
+        }
+        if !why.is_empty() {
+            failures.push(format!(
+                "{cmd} {args:?}: {}\n    {}",
+                why.join("; "),
+                err.trim()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
