@@ -34,18 +34,12 @@ struct Cpython {
 }
 
 fn cpython(minor: &'static str) -> Option<Cpython> {
-    let python = need_python(minor)?;
-    let prefix = python.parent()?.parent()?.to_path_buf();
-    let stdlib = prefix.join("lib").join(format!("python{minor}"));
-    let config = std::fs::read_dir(&stdlib)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("config-{minor}")))
-        })?;
-    let include = prefix.join("include").join(format!("python{minor}"));
+    let Install {
+        python,
+        stdlib,
+        config,
+        include,
+    } = need_install(minor)?;
     Some(Cpython {
         python,
         archive: config.join(format!("libpython{minor}.a")),

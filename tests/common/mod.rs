@@ -131,3 +131,37 @@ pub fn inspect_json(path: &Path) -> serde_json::Value {
     let s = stdout(objfreeze().arg("inspect").arg("--json").arg(path));
     serde_json::from_str(&s).unwrap()
 }
+
+/// Where an installed CPython keeps what a relink needs.
+pub struct Install {
+    pub python: PathBuf,
+    /// `lib/python3.X`
+    pub stdlib: PathBuf,
+    /// `lib/python3.X/config-3.X-*`: the generated Makefile, python.o, libpython3.X.a.
+    pub config: PathBuf,
+    /// `include/python3.X`
+    pub include: PathBuf,
+}
+
+/// The pyenv CPython `minor` ("3.11") and its build leftovers; skips (or
+/// fails on CI) like [`need_python`].
+pub fn need_install(minor: &str) -> Option<Install> {
+    let python = need_python(minor)?;
+    let prefix = python.parent()?.parent()?.to_path_buf();
+    let stdlib = prefix.join("lib").join(format!("python{minor}"));
+    let config = std::fs::read_dir(&stdlib)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("config-{minor}")))
+        })?;
+    let include = prefix.join("include").join(format!("python{minor}"));
+    Some(Install {
+        python,
+        stdlib,
+        config,
+        include,
+    })
+}
