@@ -205,12 +205,16 @@ impl Interpreter {
 
     /// Run `python` once to learn its magic, version and standard library.
     pub fn query(python: &Path) -> Result<Interpreter> {
-        let out = python_command(python)
+        let child = python_command(python)
             .arg("-c")
             .arg(QUERY)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|e| anyhow!("--python {}: cannot run it: {e}", python.display()))?;
+        let out = output_within(child, QUERY_TIMEOUT)
+            .map_err(|e| anyhow!("--python {}: {e}", python.display()))?;
         let text = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = text.lines().collect();
         if !out.status.success() || lines.len() != 4 {
@@ -472,4 +476,85 @@ pub fn compile_all(
         return Err(e);
     }
     Ok(results.into_inner().unwrap())
+}
+
+/// How long a Python may take to answer the first question; something that
+/// starts but never answers must not hang the build.
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `Child::wait_with_output`, giving up (and killing the child) after `limit`.
+fn output_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> Result<std::process::Output> {
+    use std::io::Read;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "did not answer within {} s; is it a Python?",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::time::Duration;
+
+    #[test]
+    fn a_silent_program_times_out() {
+        let child = Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let e = output_within(child, Duration::from_millis(200)).unwrap_err();
+        assert!(e.to_string().contains("did not answer"), "{e}");
+        let child = Command::new("echo")
+            .arg("hi")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = output_within(child, Duration::from_secs(30)).unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"hi\n");
+    }
 }
