@@ -54,7 +54,7 @@ fn main() {
             .iter()
             .map(|(_, _, p)| std::fs::metadata(p).unwrap().len())
             .sum();
-        let mut arena = format::large_buffer(room as usize + 1);
+        let mut arena = objfreeze::buffer::large_buffer(room as usize + 1);
         let ranges: Vec<_> = specs
             .iter()
             .map(|(_, _, path)| {

@@ -586,7 +586,7 @@ fn load_modules(
                 s.spawn(move || {
                     let room = part_lens.iter().sum::<u64>().min(u64::from(u32::MAX));
                     // One spare byte: each read reserves one past its file, to see the end.
-                    let mut buffer = format::large_buffer(room as usize + 1);
+                    let mut buffer = crate::buffer::large_buffer(room as usize + 1);
                     let preps = part
                         .iter()
                         .map(|g| prepare(opts, g, interp, cache, worker, &mut buffer))

@@ -372,7 +372,7 @@ pub fn write_table(modules: &[Module], tag: Tag, endian: Endian) -> Result<Vec<u
         });
     }
 
-    let mut out = zeroed(total as usize);
+    let mut out = crate::buffer::zeroed(total as usize);
     out[hdr::MAGIC..hdr::MAGIC + 8].copy_from_slice(&MAGIC);
     let e = endian;
     e.put_u32(&mut out, hdr::VERSION, VERSION);
@@ -420,44 +420,6 @@ pub fn write_table(modules: &[Module], tag: Tag, endian: Endian) -> Result<Vec<u
     let digest = blake3::hash(&out[HEADER_SIZE as usize..]);
     out[hdr::DIGEST..hdr::DIGEST + 32].copy_from_slice(digest.as_bytes());
     Ok(out)
-}
-
-/// A zeroed buffer for a table. Filling a multi-megabyte table page by page
-/// costs one fault per 4 KiB, which is most of a build's time for a whole
-/// stdlib; on Linux the buffer is offered to transparent huge pages first.
-fn zeroed(len: usize) -> Vec<u8> {
-    let v = vec![0u8; len];
-    advise_huge_pages(&v, len);
-    v
-}
-
-/// An empty buffer with room for `cap` bytes, offered to huge pages like a
-/// table (see [`zeroed`]): where a build reads its input files.
-pub fn large_buffer(cap: usize) -> Vec<u8> {
-    let v = Vec::with_capacity(cap);
-    advise_huge_pages(&v, cap);
-    v
-}
-
-/// Ask for transparent huge pages over the first `cap` bytes of `v`'s
-/// allocation, before anything touches them. Only for large buffers: a
-/// huge page is 2 MiB.
-#[allow(unused_variables)]
-fn advise_huge_pages(v: &Vec<u8>, cap: usize) {
-    #[cfg(target_os = "linux")]
-    if cap >= 4 << 20 && cap <= v.capacity() {
-        const HUGE: usize = 2 << 20;
-        let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (v.as_ptr() as usize + cap) & !(HUGE - 1);
-        if end > start {
-            // SAFETY: advice on whole pages inside this allocation, which
-            // nothing has touched yet; it changes no contents, and a kernel
-            // without huge pages ignores it.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
 }
 
 /// The rules every name in a table obeys, whatever the interpreter: C reads

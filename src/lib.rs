@@ -10,11 +10,12 @@
 //! - [`format`]: the table layout, its writer and its checking parser;
 //! - [`target`]: target triples and what they mean for the object;
 //! - [`objwrite`]: the table wrapped in an ELF, Mach-O or COFF object;
-//! - [`output`]: atomic writes.
+//! - [`output`]: atomic writes; [`buffer`]: large buffers offered to huge pages.
 //!
 //! and back: [`objread`] finds tables in any object, archive or executable,
 //! [`report`] describes them, [`extract`] writes modules back out.
 
+pub mod buffer;
 pub mod build;
 pub mod cache;
 pub mod cpython;
