@@ -16,18 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RUNS=5
-for a in "$@"; do
-  case "$a" in
-    --quick) RUNS=2 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "compile.sh: unknown option $a" >&2; exit 2 ;;
-  esac
-done
-if [ -z "${PYTHON:-}" ]; then
-  PYTHON=/root/.pyenv/versions/3.11.7/bin/python3.11
-  [ -x "$PYTHON" ] || PYTHON=$(command -v python3.11)
-fi
+. "$ROOT/bench/args.sh"
+bench_args compile.sh 5 2 "$0" "$@"
 command -v hyperfine >/dev/null || { echo "compile.sh: hyperfine missing; run scripts/setup.sh" >&2; exit 1; }
 OFZ=${OBJFREEZE:-$ROOT/target/release/objfreeze}
 if [ ! -x "$OFZ" ]; then

@@ -15,18 +15,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RUNS=30
-for a in "$@"; do
-  case "$a" in
-    --quick) RUNS=10 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "startup.sh: unknown option $a" >&2; exit 2 ;;
-  esac
-done
-if [ -z "${PYTHON:-}" ]; then
-  PYTHON=/root/.pyenv/versions/3.11.7/bin/python3.11
-  [ -x "$PYTHON" ] || PYTHON=$(command -v python3.11)
-fi
+. "$ROOT/bench/args.sh"
+bench_args startup.sh 30 10 "$0" "$@"
 for tool in make cc hyperfine valgrind strace; do
   command -v "$tool" >/dev/null || { echo "startup.sh: $tool is required" >&2; exit 1; }
 done
