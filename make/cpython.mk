@@ -1,4 +1,4 @@
-# cpython.mk - freeze a CPython 3.11-3.13 source tree's frozen modules
+# cpython.mk - freeze a CPython 3.11-3.14 source tree's frozen modules
 # through objfreeze instead of Python/frozen_modules/*.h.
 #
 # Include it from CPython's Makefile (Makefile.pre.in in the source tree)
@@ -44,6 +44,24 @@
 #   OBJFREEZE_CPYTHON_STDLIB     Modules of the stdlib table (what
 #                                -X frozen_modules=on adds). Add names here
 #                                to freeze more of the standard library.
+#   OBJFREEZE_CPYTHON_WHOLE_STDLIB yes: the stdlib table holds the whole
+#                                standard library instead of the list above:
+#                                every module under $(OBJFREEZE_CPYTHON_LIB)
+#                                but OBJFREEZE_CPYTHON_STDLIB_EXCLUDE,
+#                                compiled by objfreeze itself with
+#                                --python $(PYTHON_FOR_FREEZE) (a bytecode
+#                                cache and a depfile: editing one module
+#                                recompiles one). Code filenames are the
+#                                installed paths, $(LIBDEST)/NAME.py, as the
+#                                .pyc files `make install` writes have them,
+#                                so tracebacks and inspect find the source;
+#                                FrozenImporter gives __file__ the same path.
+#                                Default: empty (CPython's own list).
+#   OBJFREEZE_CPYTHON_STDLIB_EXCLUDE Globs (objfreeze build --exclude) left
+#                                out of the whole stdlib. Default: the test
+#                                suites, idlelib, tkinter, turtledemo,
+#                                ensurepip, site-packages and the frozen
+#                                test fixtures (objfreeze's --stdlib list).
 #   OBJFREEZE_CPYTHON_TEST       Modules of the test table (test_frozen,
 #                                test_importlib's fixtures).
 #       Each list holds NAME or NAME=ORIGIN entries. NAME alone is compiled
@@ -63,6 +81,8 @@
 #                                interpreter.
 #   OBJFREEZE_CPYTHON_MAGIC      Bytecode magic frozen.c requires of the
 #                                tables. Default: read from
+#                                $(srcdir)/Include/internal/pycore_magic_number.h
+#                                (3.14), else from
 #                                $(OBJFREEZE_CPYTHON_LIB)/importlib/_bootstrap_external.py;
 #                                empty: frozen.c's built-in release value.
 #   OBJFREEZE_CPYTHON_DEEPFREEZE yes: bootstrap and stdlib modules that
@@ -100,8 +120,12 @@ OBJFREEZE_CPYTHON_TEST ?= __hello__ __hello_alias__=__hello__ \
   __phello__.ham.__init__=__phello__.ham __phello__.ham.eggs \
   __phello__.spam __hello_only__=Tools/freeze/flag.py
 OBJFREEZE_CPYTHON_FREEZE_DEPS ?= $(filter-out %.py,$(FREEZE_MODULE_DEPS))
-OBJFREEZE_CPYTHON_MAGIC ?= $(shell sed -n 's/^MAGIC_NUMBER = (\([0-9]*\)).*/\1/p' \
-  $(OBJFREEZE_CPYTHON_LIB)/importlib/_bootstrap_external.py 2>/dev/null)
+OBJFREEZE_CPYTHON_MAGIC ?= $(or $(shell sed -n 's/^\#define PYC_MAGIC_NUMBER \([0-9][0-9]*\)$$/\1/p' \
+  $(srcdir)/Include/internal/pycore_magic_number.h 2>/dev/null),$(shell sed -n \
+  's/^MAGIC_NUMBER = (\([0-9]*\)).*/\1/p' $(OBJFREEZE_CPYTHON_LIB)/importlib/_bootstrap_external.py 2>/dev/null))
+OBJFREEZE_CPYTHON_WHOLE_STDLIB ?=
+OBJFREEZE_CPYTHON_STDLIB_EXCLUDE ?= test tests idle_test idlelib tkinter turtledemo ensurepip \
+  site-packages __hello__* __phello__*
 OBJFREEZE_CPYTHON_DEEPFREEZE ?= $(if $(strip $(DEEPFREEZE_OBJS)),yes)
 OBJFREEZE_CPYTHON_CFLAGS ?=
 
@@ -150,7 +174,17 @@ objfreeze__cpy_saved_python := $(OBJFREEZE_PYTHON)
 OBJFREEZE_PYTHON :=
 objfreeze__cpy_goal := $(.DEFAULT_GOAL)
 $(eval $(call objfreeze__cpy_table,bootstrap,$(strip $(OBJFREEZE_CPYTHON_BOOTSTRAP))))
+ifeq ($(strip $(OBJFREEZE_CPYTHON_WHOLE_STDLIB)),yes)
+# One objfreeze run compiles the whole tree (its own workers and cache);
+# the depfile makes an edited module rebuild this table only.
+OBJFREEZE_PYTHON := $(PYTHON_FOR_FREEZE)
+$(eval $(call objfreeze_object,$(OBJFREEZE_CPYTHON_DIR)/stdlib.o,--symbol objfreeze_cpython_stdlib \
+  --tree $(OBJFREEZE_CPYTHON_LIB) $(foreach g,$(OBJFREEZE_CPYTHON_STDLIB_EXCLUDE),--exclude '$(g)') \
+  --prefix-map $(abspath $(OBJFREEZE_CPYTHON_LIB))=$(LIBDEST) --alias os.path=posixpath,$(OBJFREEZE_CPYTHON_FREEZE_DEPS)))
+OBJFREEZE_PYTHON :=
+else
 $(eval $(call objfreeze__cpy_table,stdlib,$(strip $(OBJFREEZE_CPYTHON_STDLIB))))
+endif
 $(eval $(call objfreeze__cpy_table,test,$(strip $(OBJFREEZE_CPYTHON_TEST))))
 OBJFREEZE_PYTHON := $(objfreeze__cpy_saved_python)
 

@@ -628,18 +628,42 @@ fn frozen_python_with_an_app_table() {
 // ---- CPython's regression tests ------------------------------------------------
 
 /// Run the regression tests one file at a time; the outcome of each.
-fn regrtest(py: &Path) -> Vec<(String, bool, String)> {
+///
+/// Each run gets a fresh, empty HOME and the same environment otherwise:
+/// test_site's setUpModule creates ~/.local/lib/python3.X/site-packages, so
+/// a shared HOME would let whichever interpreter runs first change what the
+/// other sees. A file whose output shows no test run counts as a failure of
+/// the harness, not as a pass.
+fn regrtest(py: &Path, version: &str) -> Vec<(String, bool, String)> {
+    // Before 3.11 regrtest prints no test-case totals; -v makes unittest's
+    // `Ran N tests` appear.
+    let verbose = matches!(version, "3.8" | "3.9" | "3.10");
     REGRTESTS
         .iter()
         .map(|t| {
+            let home = tempdir();
             let mut cmd = Command::new(py);
-            cmd.args(["-m", "test", t]);
+            cmd.args(["-m", "test", t])
+                .args(verbose.then_some("-v"))
+                .env_clear()
+                .env("HOME", home.path())
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("LANG", "C.UTF-8")
+                .env("TMPDIR", home.path())
+                .current_dir(home.path());
             for i in REGRTEST_IGNORE {
                 cmd.args(["-i", i]);
             }
             let o = cmd.output().unwrap();
             let text = String::from_utf8_lossy(&o.stdout).to_string()
                 + &String::from_utf8_lossy(&o.stderr);
+            let ran = regrtest_ran(&text);
+            assert!(
+                ran > 0,
+                "{} -m test {t}: no test ran (HOME={})\n{text}",
+                py.display(),
+                home.path().display()
+            );
             let summary = text
                 .lines()
                 .filter(|l| {
@@ -654,6 +678,23 @@ fn regrtest(py: &Path) -> Vec<(String, bool, String)> {
             )
         })
         .collect()
+}
+
+/// How many test cases a regrtest run reports: `Total tests: run=N` (3.11+),
+/// or unittest's `Ran N tests` lines (every version) summed.
+fn regrtest_ran(text: &str) -> u64 {
+    if let Some(n) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Total tests: run="))
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+    {
+        return n;
+    }
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("Ran "))
+        .filter_map(|r| r.split(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Frozen and relinked-stock pythons give the same result for each test
@@ -671,8 +712,8 @@ fn regression_tests_same_as_stock() {
     for v in versions {
         let Some(p) = frozen_python(v) else { continue };
         let (frozen, stock) = std::thread::scope(|s| {
-            let f = s.spawn(|| regrtest(&p.frozen));
-            let st = s.spawn(|| regrtest(&p.relinked_stock));
+            let f = s.spawn(|| regrtest(&p.frozen, v));
+            let st = s.spawn(|| regrtest(&p.relinked_stock, v));
             (f.join().unwrap(), st.join().unwrap())
         });
         for ((name, ok_f, out_f), (_, ok_s, out_s)) in frozen.iter().zip(&stock) {

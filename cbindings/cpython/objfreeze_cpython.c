@@ -66,6 +66,7 @@ static unsigned long ofz_expected_magic(void) {
     case 11: n = 3495; break;
     case 12: n = 3531; break;
     case 13: n = 3571; break;
+    case 14: n = 3627; break;
     default: return 0;
     }
     if (PY_RELEASE_LEVEL != PY_RELEASE_LEVEL_FINAL) return 0; /* pre-releases bump it */

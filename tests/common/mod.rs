@@ -149,15 +149,27 @@ pub fn need_install(minor: &str) -> Option<Install> {
     let python = need_python(minor)?;
     let prefix = python.parent()?.parent()?.to_path_buf();
     let stdlib = prefix.join("lib").join(format!("python{minor}"));
-    let config = std::fs::read_dir(&stdlib)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
+    let config = std::fs::read_dir(&stdlib).ok().and_then(|d| {
+        d.flatten().map(|e| e.path()).find(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with(&format!("config-{minor}")))
-        })?;
+        })
+    });
     let include = prefix.join("include").join(format!("python{minor}"));
+    let Some(config) = config.filter(|_| include.join("Python.h").is_file()) else {
+        let why = format!(
+            "{} has no {}/config-{minor}-* directory or no {}/Python.h (a CPython built \
+             from source and installed, as pyenv does, has both)",
+            python.display(),
+            stdlib.display(),
+            include.display()
+        );
+        if on_ci() {
+            panic!("required on CI (CI=true): {why}");
+        }
+        eprintln!("SKIP: {why}");
+        return None;
+    };
     Some(Install {
         python,
         stdlib,

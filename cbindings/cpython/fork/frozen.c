@@ -1,4 +1,4 @@
-/* frozen.c - a drop-in for CPython's Python/frozen.c (3.11-3.13) that takes
+/* frozen.c - a drop-in for CPython's Python/frozen.c (3.11-3.14) that takes
  * the frozen modules from objfreeze tables instead of C arrays.
  *
  * It defines what Python/import.c reads: _PyImport_FrozenBootstrap,
@@ -57,8 +57,8 @@
 #include "objfreeze.h"
 #include "objfreeze_fork.h"
 
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
-#error "objfreeze's drop-in frozen.c is for CPython 3.11 to 3.13"
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030F0000
+#error "objfreeze's drop-in frozen.c is for CPython 3.11 to 3.14"
 #endif
 
 #ifndef OBJFREEZE_BOOTSTRAP_TABLE
@@ -79,8 +79,10 @@
 #define OBJFREEZE_CPYTHON_MAGIC 3495
 #elif PY_MINOR_VERSION == 12
 #define OBJFREEZE_CPYTHON_MAGIC 3531
-#else
+#elif PY_MINOR_VERSION == 13
 #define OBJFREEZE_CPYTHON_MAGIC 3571
+#else
+#define OBJFREEZE_CPYTHON_MAGIC 3627
 #endif
 #endif
 

@@ -1,5 +1,5 @@
 /* look_up_frozen.c - binary-search lookups for a fork's Python/import.c
- * (CPython 3.11-3.13), to use with the drop-in frozen.c next to this file.
+ * (CPython 3.11-3.14), to use with the drop-in frozen.c next to this file.
  *
  * Stock import.c finds a frozen module by scanning each section with strcmp
  * until the sentinel, and does the same over _PyImport_FrozenAliases. With a

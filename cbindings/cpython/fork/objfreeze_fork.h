@@ -1,5 +1,5 @@
 /* objfreeze_fork.h - what the drop-in frozen.c adds for a CPython fork's
- * Python/import.c (3.11-3.13): lookups that binary-search the sorted
+ * Python/import.c (3.11-3.14): lookups that binary-search the sorted
  * sections instead of scanning them. See cbindings/cpython/README.md,
  * "Forks: drop-in frozen.c", and look_up_frozen.c next to this file.
  *
