@@ -109,10 +109,12 @@ include $(objfreeze__cpy_make)/objfreeze.mk
 
 OBJFREEZE_CPYTHON_DIR ?= Python/objfreeze
 OBJFREEZE_CPYTHON_LIB ?= $(srcdir)/Lib
+# 3.11-3.13 freeze os.path as an alias of posixpath; 3.14 dropped it.
+objfreeze__cpy_os_path := $(if $(filter 3.11 3.12 3.13,$(VERSION)),os.path=posixpath)
 OBJFREEZE_CPYTHON_BOOTSTRAP ?= _frozen_importlib=importlib._bootstrap \
   _frozen_importlib_external=importlib._bootstrap_external zipimport
 OBJFREEZE_CPYTHON_STDLIB ?= abc codecs io _collections_abc _sitebuiltins \
-  genericpath ntpath posixpath os.path=posixpath os site stat \
+  genericpath ntpath posixpath $(objfreeze__cpy_os_path) os site stat \
   importlib.util importlib.machinery runpy
 OBJFREEZE_CPYTHON_TEST ?= __hello__ __hello_alias__=__hello__ \
   <__phello_alias__>=__hello__ __phello_alias__.spam=__hello__ \
@@ -180,7 +182,7 @@ ifeq ($(strip $(OBJFREEZE_CPYTHON_WHOLE_STDLIB)),yes)
 OBJFREEZE_PYTHON := $(PYTHON_FOR_FREEZE)
 $(eval $(call objfreeze_object,$(OBJFREEZE_CPYTHON_DIR)/stdlib.o,--symbol objfreeze_cpython_stdlib \
   --tree $(OBJFREEZE_CPYTHON_LIB) $(foreach g,$(OBJFREEZE_CPYTHON_STDLIB_EXCLUDE),--exclude '$(g)') \
-  --prefix-map $(abspath $(OBJFREEZE_CPYTHON_LIB))=$(LIBDEST) --alias os.path=posixpath,$(OBJFREEZE_CPYTHON_FREEZE_DEPS)))
+  --prefix-map $(abspath $(OBJFREEZE_CPYTHON_LIB))=$(LIBDEST) $(if $(objfreeze__cpy_os_path),--alias $(objfreeze__cpy_os_path)),$(OBJFREEZE_CPYTHON_FREEZE_DEPS)))
 OBJFREEZE_PYTHON :=
 else
 $(eval $(call objfreeze__cpy_table,stdlib,$(strip $(OBJFREEZE_CPYTHON_STDLIB))))

@@ -128,6 +128,24 @@ fn python_command(python: &Path) -> Command {
     c
 }
 
+/// Writes `text` as `name` into `dir`, for the interpreter to run as a
+/// script file. A file, not `-c`: CPython's own build interpreter
+/// (`_bootstrap_python`, what a source build freezes with) runs only files.
+fn script_file(dir: &tempfile::TempDir, name: &str, text: &str) -> Result<PathBuf> {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+    Ok(p)
+}
+
+/// A private directory for the scripts of one query or one compile run,
+/// removed when it drops.
+fn script_dir() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("objfreeze-py.")
+        .tempdir()
+        .context("cannot create a temporary directory for the Python worker script")
+}
+
 /// The file `python` names: itself if it holds a path separator, else the
 /// first executable of that name on `PATH`.
 pub fn locate(python: &Path) -> Option<PathBuf> {
@@ -205,9 +223,9 @@ impl Interpreter {
 
     /// Run `python` once to learn its magic, version and standard library.
     pub fn query(python: &Path) -> Result<Interpreter> {
+        let dir = script_dir()?;
         let child = python_command(python)
-            .arg("-c")
-            .arg(QUERY)
+            .arg(script_file(&dir, "query.py", QUERY)?)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -287,10 +305,9 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(interp: &Interpreter, optimize: u8) -> Result<Worker> {
+    fn start(interp: &Interpreter, script: &Path, optimize: u8) -> Result<Worker> {
         let mut child = python_command(&interp.path)
-            .arg("-c")
-            .arg(WORKER)
+            .arg(script)
             .arg(optimize.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -410,6 +427,8 @@ pub fn compile_all(
     done: &(dyn Fn(usize, &Compiled) + Sync),
 ) -> Result<Vec<Outcome>> {
     let n = workers.clamp(1, jobs.len().max(1));
+    let dir = script_dir()?;
+    let script = script_file(&dir, "worker.py", WORKER)?;
     // Biggest sources first, so no worker is left with a long one at the end.
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].source.len()));
@@ -426,7 +445,7 @@ pub fn compile_all(
     std::thread::scope(|s| {
         for _ in 0..n {
             s.spawn(|| {
-                let mut w = match Worker::start(interp, optimize) {
+                let mut w = match Worker::start(interp, &script, optimize) {
                     Ok(w) => w,
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
