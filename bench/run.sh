@@ -302,6 +302,27 @@ if [ -f "$ROOT/bench/startup.sh" ]; then
   done
 fi
 
+# ---- 3b. startup of a source build with the whole stdlib frozen ----------
+# scripts/cpython-build.sh's stock and stdlib builds of one CPython tree (the
+# tests build them; a run without them builds them, several minutes each).
+FORK_VERSION="${FORK_VERSION:-3.14.7}"
+if [ -x "$ROOT/scripts/cpython-build.sh" ]; then
+  note "3b. fork build startup: CPython $FORK_VERSION stock vs whole stdlib frozen"
+  fstock=$("$ROOT/scripts/cpython-build.sh" "$FORK_VERSION" stock 2>>"$LOG" | tail -1)
+  fwhole=$("$ROOT/scripts/cpython-build.sh" "$FORK_VERSION" stdlib 2>>"$LOG" | tail -1)
+  fminor=${FORK_VERSION%.*}
+  out "### 3b. Startup of a CPython source build with the whole stdlib frozen"
+  out ""
+  FROZEN="$fwhole/bin/python$fminor" STOCK="$fstock/bin/python$fminor" \
+    LABEL="CPython $FORK_VERSION built from source with \`OBJFREEZE_CPYTHON_WHOLE_STDLIB=yes\` (make/cpython.mk; the installed python, frozen modules on) against the stock build of the same tree (installed, .pyc files from make install)" \
+    bash "$ROOT/bench/startup.sh" $([ "$QUICK" = 1 ] && echo --quick) >"$WORK/startup-fork.txt" 2>>"$LOG"
+  cat "$WORK/startup-fork.txt" >>"$REPORT"
+  out ""
+  r_heavy=$(awk -F'|' 'index($2, "import json") { gsub(/ /, "", $5); print $5; exit }' "$WORK/startup-fork.txt")
+  i_heavy=$(awk -F'|' 'index($2, "import json") { gsub(/ /, "", $8); print $8; exit }' "$WORK/startup-fork.txt")
+  target "Fork build $fminor, whole stdlib, import-heavy: wall / instructions vs stock" "${r_heavy:-?} / ${i_heavy:-?}" "(reported)"
+fi
+
 # ---- 4. lookup --------------------------------------------------------------
 
 note "4. lookup: $LOOKUPS names"

@@ -9,6 +9,10 @@
 #   bash bench/startup.sh                 # CPython 3.11 from pyenv (or python3.11)
 #   PYTHON=/root/.pyenv/versions/3.8.18/bin/python3.8 bash bench/startup.sh
 #   bash bench/startup.sh --quick         # fewer hyperfine runs
+#   FROZEN=A STOCK=B LABEL=TEXT bash bench/startup.sh
+#                                         # two given pythons instead (e.g.
+#                                         # a source build with and without
+#                                         # objfreeze); LABEL describes them
 #
 # Needs make, cc, hyperfine, valgrind, strace; builds the tool if missing.
 # Build output goes to stderr; the report to stdout.
@@ -21,12 +25,19 @@ for tool in make cc hyperfine valgrind strace; do
   command -v "$tool" >/dev/null || { echo "startup.sh: $tool is required" >&2; exit 1; }
 done
 
-VER=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
-OUT="${BENCH_DIR:-$ROOT/target/bench}/startup-$VER"
-[ -x "$ROOT/target/release/objfreeze" ] || cargo build --release --manifest-path "$ROOT/Cargo.toml" >&2
-make -s -C "$ROOT/examples/frozen-python" PYTHON="$PYTHON" OUT="$OUT" >&2
-FROZEN="$OUT/python"
-STOCK="$OUT/python-stock"
+if [ -n "${FROZEN:-}" ] || [ -n "${STOCK:-}" ]; then
+  [ -x "${FROZEN:-}" ] && [ -x "${STOCK:-}" ] || { echo "startup.sh: FROZEN and STOCK must both name pythons" >&2; exit 2; }
+  PYTHON=$STOCK
+  VER=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+else
+  VER=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+  OUT="${BENCH_DIR:-$ROOT/target/bench}/startup-$VER"
+  [ -x "$ROOT/target/release/objfreeze" ] || cargo build --release --manifest-path "$ROOT/Cargo.toml" >&2
+  make -s -C "$ROOT/examples/frozen-python" PYTHON="$PYTHON" OUT="$OUT" >&2
+  FROZEN="$OUT/python"
+  STOCK="$OUT/python-stock"
+  LABEL="Frozen python (\`examples/frozen-python\`: python.o + stdlib table + \`objfreeze_cpython_auto.o\` + libpython$(echo "$VER" | cut -d. -f1-2).a) against the same link without a table (stock)"
+fi
 
 HEAVY="import json, argparse, asyncio, email.parser, http.client, typing, dataclasses, subprocess, logging, pathlib, re, tempfile, zipfile, decimal, unittest"
 TMP=$(mktemp -d)
@@ -54,7 +65,7 @@ calls() {
 
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b) if b else "-")' "$1" "$2"; }
 
-echo "Frozen python (\`examples/frozen-python\`: python.o + stdlib table + \`objfreeze_cpython_auto.o\` + libpython$(echo "$VER" | cut -d. -f1-2).a) against the same link without a table (stock), CPython $VER, \`-I -S\`. Wall: hyperfine mean ± sd of $RUNS runs; instructions: callgrind; syscalls: strace -c -f. Ratio = frozen / stock."
+echo "$LABEL, CPython $VER, \`-I -S\`. Wall: hyperfine mean ± sd of $RUNS runs; instructions: callgrind; syscalls: strace -c -f. Ratio = frozen / stock."
 echo
 echo "| command | wall stock ms | wall frozen ms | ratio | instr stock | instr frozen | ratio | file syscalls stock | frozen | all syscalls stock | frozen |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

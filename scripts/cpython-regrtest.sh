@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run CPython's whole regression suite on two builds of one source tree made
+# by scripts/cpython-build.sh (default: stock and objfreeze) and compare the
+# sets of tests that did not pass.
+#
+#   scripts/cpython-regrtest.sh VERSION [VARIANT-A VARIANT-B] [-- REGRTEST-ARGS...]
+#
+# Each build runs `python -m test -j2` from its build directory (where
+# test_embed finds Programs/_testembed), with its own fresh HOME and temp
+# directory and the same environment otherwise. No -u option is given, so
+# the suite's network, GUI, audio, large-memory and other opt-in resources
+# are off: those tests skip on both builds alike. The summary goes to
+# stdout; full logs and the failed lists stay under the tree's directory.
+# Exit status: 0 if both builds fail the same tests (and each ran tests).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+die() { echo "cpython-regrtest: $*" >&2; exit 2; }
+[ $# -ge 1 ] || die "usage: $0 VERSION [VARIANT-A VARIANT-B] [-- REGRTEST-ARGS...]"
+version=$1
+shift
+a=stock b=objfreeze
+if [ $# -ge 2 ] && [ "$1" != -- ]; then a=$1 b=$2; shift 2; fi
+[ "${1:-}" = -- ] && shift
+extra=("$@")
+
+run_one() { # variant
+  local prefix vdir out home
+  prefix=$("$repo/scripts/cpython-build.sh" "$version" "$1" | tail -1)
+  vdir=$(dirname "$prefix")
+  out=$vdir/regrtest
+  rm -rf "$out"
+  mkdir -p "$out/home" "$out/tmp"
+  (cd "$out/tmp" && env -i PATH="$PATH" LANG=C.UTF-8 HOME="$out/home" TMPDIR="$out/tmp" \
+    "$vdir/src/python" -m test -j2 --slowest "${extra[@]}" >"$out/log" 2>&1) || true
+  # The final lists: "2 tests failed:", "1 test altered the execution
+  # environment (env changed):", ... each followed by indented names.
+  awk '/^[0-9]+ tests? (failed|altered the execution environment|crashed|timed out|failed again)/ {sec=1; next}
+       sec && /^    / {for (i = 1; i <= NF; i++) print $i; next}
+       {sec=0}' "$out/log" | sort -u >"$out/failed"
+  grep -E '^Total tests:|^Result:|^Total test files:' "$out/log" >"$out/summary" || true
+  echo "$out"
+}
+
+# Both builds at once, each with -j2: the same load for both.
+run_one "$a" >"${TMPDIR:-/tmp}/regrtest-$$.a" &
+pa=$!
+run_one "$b" >"${TMPDIR:-/tmp}/regrtest-$$.b"
+wait $pa || die "the $a run failed"
+outa=$(cat "${TMPDIR:-/tmp}/regrtest-$$.a") outb=$(cat "${TMPDIR:-/tmp}/regrtest-$$.b")
+rm -f "${TMPDIR:-/tmp}/regrtest-$$".[ab]
+for o in "$outa" "$outb"; do
+  grep -q '^Total tests: run=[1-9]' "$o/log" || die "$o/log: no test ran"
+done
+echo "== $version $a: $(tr '\n' ' ' <"$outa/summary")"
+echo "   not passing: $(tr '\n' ' ' <"$outa/failed")"
+echo "== $version $b: $(tr '\n' ' ' <"$outb/summary")"
+echo "   not passing: $(tr '\n' ' ' <"$outb/failed")"
+if cmp -s "$outa/failed" "$outb/failed"; then
+  echo "same set of tests not passing on $a and $b"
+else
+  echo "DIFFERENT sets of tests not passing:"
+  diff "$outa/failed" "$outb/failed" || true
+  exit 1
+fi
