@@ -69,6 +69,10 @@ src=$vdir/src
 prefix=$vdir/install
 config_args=(--prefix="$prefix" --without-ensurepip "$@")
 stamp="$version $variant $digest ${config_args[*]}"
+mkdir -p "$base"
+# One build per tree at a time: tests and benchmarks may ask concurrently.
+exec 9>"$base/$variant.lock"
+flock 9
 
 if [ ! -f "$vdir/.configured" ] || [ "$(cat "$vdir/.configured")" != "$stamp" ]; then
   rm -rf "$vdir"
