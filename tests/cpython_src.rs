@@ -131,14 +131,26 @@ fn objfreeze_build_serves_what_stock_serves() {
                 .is_empty(),
             "{v}: the stock build has no objfreeze table"
         );
-        // The C arrays are gone from libpython: the stock frozen.o defines
-        // _Py_M__* symbols, the drop-in none.
-        let nm = stdout(Command::new("nm").arg(&ofz.python));
-        assert!(!nm.contains("_Py_M__"), "{v}: stock frozen arrays linked");
-        assert!(
-            stdout(Command::new("nm").arg(&stock.python)).contains("_Py_M__"),
-            "{v}: stock python should hold _Py_M__ arrays"
-        );
+        // The C arrays are gone: stock frozen.o pulls in one _Py_M__*
+        // array per frozen module, the drop-in none. (_Py_M__getpath is
+        // getpath.c's own, not a frozen module.)
+        let arrays = |b: &Build| -> Vec<String> {
+            stdout(Command::new("nm").arg(&b.python))
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(2))
+                .filter(|s| s.starts_with("_Py_M__") && *s != "_Py_M__getpath")
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(arrays(&ofz), Vec::<String>::new(), "{v}: stock frozen arrays linked");
+        // 3.11's stock frozen.c points at deep-frozen code objects instead
+        // (code NULL), so only later versions link the arrays.
+        if !v.starts_with("3.11.") {
+            assert!(
+                arrays(&stock).iter().any(|s| s == "_Py_M__importlib__bootstrap"),
+                "{v}: stock python should hold the frozen arrays"
+            );
+        }
         for x in [None, Some("frozen_modules=on"), Some("frozen_modules=off")] {
             let (a, b) = (probe(&stock, x), probe(&ofz, x));
             assert_eq!(a, b, "{v} {x:?}: frozen importer differs from stock");
@@ -270,7 +282,7 @@ fn whole_stdlib_build_opens_no_stdlib_file() {
         assert!(!names.iter().any(|n| n.starts_with("test.")), "{v}: test suite frozen");
 
         let code = "import json, inspect, traceback, sys\n\
-            print(type(json.__loader__).__name__, json.__file__)\n\
+            print(getattr(json.__loader__, \"__name__\", type(json.__loader__).__name__), json.__file__)\n\
             print(inspect.getsource(json.dumps).splitlines()[0])\n\
             try:\n    json.loads('{')\n\
             except ValueError:\n    print(traceback.format_exc().splitlines()[-3].strip())\n";
