@@ -15,11 +15,14 @@
 #     include $(OBJFREEZE_MK)
 #     endif
 #
-# The option: --with-objfreeze[=yes|no|auto]
+# The option: --with-objfreeze[=yes|no|auto|PATH]
 #   yes   use objfreeze; configure fails if the tool (or its make/cpython.mk)
 #         is not found or does not run.
 #   no    do not (the stock frozen.c and Python/frozen_modules are used).
 #   auto  use it if it is found.
+#   PATH  use this tool, as yes does: a value holding a `/` is the tool's
+#         path (made absolute), any other value the name of a program on
+#         PATH. It takes precedence over OBJFREEZE.
 #   not given: auto under --enable-optimizations, else no. So
 #   --enable-optimizations turns it on where it can, and
 #   --with-objfreeze=no still turns it off.
@@ -42,21 +45,36 @@
 
 AC_DEFUN([OBJFREEZE_CHECK], [dnl
 AC_ARG_WITH([objfreeze],
-  [AS_HELP_STRING([--with-objfreeze@<:@=yes|no|auto@:>@],
-    [freeze the frozen modules into read-only objfreeze tables instead of C arrays
+  [AS_HELP_STRING([--with-objfreeze@<:@=yes|no|auto|PATH@:>@],
+    [freeze the frozen modules into read-only objfreeze tables instead of C arrays;
+     PATH names the objfreeze tool
      (default: auto with --enable-optimizations, else no)])],
   [], [with_objfreeze=default])
 AC_ARG_VAR([OBJFREEZE], [the objfreeze tool])
 AC_ARG_VAR([OBJFREEZE_MAKEDIR], [directory holding objfreeze's cpython.mk])
 
-AC_MSG_CHECKING([whether to freeze modules with objfreeze])
 objfreeze_want=$with_objfreeze
 AS_CASE([$objfreeze_want],
   [default], [AS_IF([test "x$enable_optimizations" != x && test "x$enable_optimizations" != xno],
                     [objfreeze_want=auto], [objfreeze_want=no])],
   [yes|no|auto], [],
-  [AC_MSG_ERROR([--with-objfreeze=$with_objfreeze: expected yes, no or auto])])
-AC_MSG_RESULT([$objfreeze_want])
+  [*/*], [
+    # A path: the Makefile runs the tool from the build directory and
+    # readlink below needs a real name, so make it absolute.
+    AS_CASE([$with_objfreeze], [/*], [OBJFREEZE=$with_objfreeze],
+      [OBJFREEZE=`pwd`/$with_objfreeze])
+    objfreeze_want=yes],
+  [
+    # Any other word names the tool on PATH; a typo of yes/no/auto lands
+    # here too, so say what was expected.
+    AC_PATH_PROG([objfreeze_named], [$with_objfreeze])
+    AS_IF([test "x$objfreeze_named" = x],
+      [AC_MSG_ERROR([--with-objfreeze=$with_objfreeze: expected yes, no or auto, or the objfreeze tool (a path, or a program on PATH), but there is no program $with_objfreeze on PATH])])
+    OBJFREEZE=$objfreeze_named
+    objfreeze_want=yes])
+AC_MSG_CHECKING([whether to freeze modules with objfreeze])
+AS_IF([test "x$objfreeze_want" = xyes && test "x$OBJFREEZE" != x],
+  [AC_MSG_RESULT([yes ($OBJFREEZE)])], [AC_MSG_RESULT([$objfreeze_want])])
 
 WITH_OBJFREEZE=no
 OBJFREEZE_MK=
@@ -65,7 +83,7 @@ AS_IF([test "x$objfreeze_want" != xno], [
   AS_IF([test "x$OBJFREEZE" = x], [AC_PATH_PROG([OBJFREEZE], [objfreeze])])
   objfreeze_problem=
   AS_IF([test "x$OBJFREEZE" = x],
-    [objfreeze_problem="objfreeze was not found on PATH (set OBJFREEZE=/path/to/objfreeze)"],
+    [objfreeze_problem="objfreeze was not found on PATH (give --with-objfreeze=/path/to/objfreeze)"],
     [AS_IF(["$OBJFREEZE" --version >/dev/null 2>&1], [],
       [objfreeze_problem="$OBJFREEZE does not run"])])
   AS_IF([test "x$objfreeze_problem" = x], [
@@ -85,7 +103,7 @@ AS_IF([test "x$objfreeze_want" != xno], [
       AC_MSG_RESULT([no])
       objfreeze_problem="cpython.mk not found (set OBJFREEZE_MAKEDIR=/path/to/objfreeze/make)"])])
   AS_IF([test "x$objfreeze_problem" = x], [WITH_OBJFREEZE=yes],
-    [test "x$objfreeze_want" = xyes], [AC_MSG_ERROR([--with-objfreeze=yes: $objfreeze_problem])],
+    [test "x$objfreeze_want" = xyes], [AC_MSG_ERROR([--with-objfreeze=$with_objfreeze: $objfreeze_problem])],
     [AC_MSG_NOTICE([not using objfreeze: $objfreeze_problem])])
 ])
 AS_IF([test "x$WITH_OBJFREEZE" = xyes], [
