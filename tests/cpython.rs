@@ -686,8 +686,8 @@ fn regrtest_ran(text: &str) -> u64 {
     if let Some(n) = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Total tests: run="))
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
+        .map(|r| r.replace(',', ""))
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
     {
         return n;
     }
