@@ -17,7 +17,7 @@
 # Trees live under $OBJFREEZE_CPYTHON_BUILDS (default target/cpython), one per
 # tarball digest and variant, so a second run with the same tarball reuses
 # the build: stock is built once; objfreeze variants run `make install` again
-# (a no-op unless objfreeze's sources, make rules or the tool changed).
+# only when the objfreeze binary, make/ fragments or fork C files changed.
 # Compiles go through ccache when it is installed, with the trees' common
 # parent as base directory, so the variants of one tarball share objects.
 set -euo pipefail
@@ -104,19 +104,25 @@ if [ ! -f "$vdir/.configured" ] || [ "$(cat "$vdir/.configured")" != "$stamp" ];
   echo "$stamp" >"$vdir/.configured"
 fi
 
-if [ "$variant" = stock ] && [ -f "$vdir/.installed" ]; then
+export OBJFREEZE="${OBJFREEZE:-$repo/target/release/objfreeze}"
+# What an objfreeze build's output depends on besides the tree: the tool and
+# the fragments and C files the include brings in. Unchanged: nothing to do
+# (make install byte-compiles the whole stdlib every time it runs).
+inputs=""
+if [ "$variant" != stock ]; then
+  [ -x "$OBJFREEZE" ] || die "$OBJFREEZE: no objfreeze binary (cargo build --release)"
+  inputs=$(cat "$OBJFREEZE" "$repo"/make/cpython.mk "$repo"/make/objfreeze.mk "$repo"/make/cpython-compile.py \
+    "$repo"/cbindings/objfreeze.h "$repo"/cbindings/cpython/fork/* | sha256sum | cut -c1-16)
+fi
+if [ -f "$vdir/.installed" ] && [ "$(cat "$vdir/.installed")" = "$inputs" ]; then
   echo "$prefix"
   exit 0
 fi
 if command -v ccache >/dev/null; then export CCACHE_BASEDIR=$builds CCACHE_NOHASHDIR=1; fi
-export OBJFREEZE="${OBJFREEZE:-$repo/target/release/objfreeze}"
-if [ "$variant" != stock ] && [ ! -x "$OBJFREEZE" ]; then
-  die "$OBJFREEZE: no objfreeze binary (cargo build --release)"
-fi
 rm -f "$vdir/.installed"
 # make install byte-compiles the stdlib as a release install does, so the
 # stock build imports from .pyc files as users see it.
 (cd "$src" && make -j"$jobs" >"$vdir/make.log" 2>&1 && make install >"$vdir/install.log" 2>&1) ||
   { tail -40 "$vdir/make.log" "$vdir/install.log" 2>/dev/null >&2; die "build failed: $vdir/make.log, $vdir/install.log"; }
-touch "$vdir/.installed"
+echo "$inputs" >"$vdir/.installed"
 echo "$prefix"
