@@ -18,32 +18,7 @@ use crate::objwrite::{self, Placement};
 use crate::target::Target;
 use crate::tree;
 
-/// One module to freeze, before its bytes are read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModuleSpec {
-    pub name: String,
-    pub package: bool,
-    pub path: PathBuf,
-}
-
-/// A module frozen under `name` from the bytecode of module `origin`: the
-/// origin's own if it is being frozen, else compiled from `path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AliasSpec {
-    pub name: String,
-    pub origin: String,
-    pub path: Option<PathBuf>,
-}
-
-/// A directory of sources to walk (see [`crate::tree`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeSpec {
-    pub path: PathBuf,
-    /// Dotted name to put the tree's modules under.
-    pub prefix: Option<String>,
-    /// Globs excluded from this tree only.
-    pub exclude: Vec<String>,
-}
+pub use crate::spec::{AliasSpec, DataSpec, ModuleSpec, TreeSpec};
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -62,6 +37,9 @@ pub struct BuildOptions {
     /// `compile(optimize=N)`, as `compileall -o N`.
     pub optimize: u8,
     pub trees: Vec<TreeSpec>,
+    /// Directories of installed distributions: modules, package data and
+    /// metadata (see [`cpython::site`]).
+    pub site_packages: Vec<PathBuf>,
     /// Freeze the interpreter's standard library.
     pub stdlib: bool,
     /// Apply [`cpython::stdlib::DEFAULT_EXCLUDES`] to the standard library.
@@ -97,6 +75,7 @@ impl BuildOptions {
             python: None,
             optimize: 0,
             trees: Vec::new(),
+            site_packages: Vec::new(),
             stdlib: false,
             default_excludes: true,
             excludes: Vec::new(),
@@ -113,7 +92,10 @@ impl BuildOptions {
 /// What a build wrote.
 #[derive(Debug)]
 pub struct Summary {
+    /// Entries in the table: modules and data files.
     pub modules: usize,
+    /// Of those, data files.
+    pub data_files: usize,
     pub table_size: usize,
     pub object_size: usize,
     pub tag: Tag,
@@ -145,7 +127,7 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
     };
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
-    let specs = gather(opts, interp.as_ref(), &mut deps, &mut warnings, &mut notes)?;
+    let (specs, data) = gather(opts, interp.as_ref(), &mut deps, &mut warnings, &mut notes)?;
     check_output_not_input(&opts.output, &specs)?;
     if let Some(dep) = &opts.depfile {
         check_output_not_input(dep, &specs)?;
@@ -187,6 +169,7 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
             data: origin.data.clone(),
             package: origin.package,
             origin: Some(a.origin.clone()),
+            data_file: false,
         };
         modules.push(m);
     }
@@ -200,6 +183,8 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
                 .map(|m| (m.name.as_str(), m.package)),
         )?;
     }
+    let data_files = data.len();
+    modules.extend(load_data(opts, &data, &mut deps)?);
     let table = format::write_table(&modules, tag, opts.target.endian)?;
     // Streamed straight into the output file: the table is the only full
     // copy of the bytecode held besides the inputs.
@@ -225,6 +210,7 @@ pub fn build(opts: &BuildOptions) -> Result<Summary> {
     }
     Ok(Summary {
         modules: modules.len(),
+        data_files,
         table_size: table.len(),
         object_size,
         tag,
@@ -249,7 +235,7 @@ fn gather(
     deps: &mut BTreeSet<PathBuf>,
     warnings: &mut Vec<String>,
     notes: &mut Vec<String>,
-) -> Result<Vec<Gathered>> {
+) -> Result<(Vec<Gathered>, Vec<DataSpec>)> {
     let mut out: Vec<Gathered> = opts
         .modules
         .iter()
@@ -270,6 +256,15 @@ fn gather(
             &filter,
             &mut walked,
         )?;
+    }
+    if !opts.site_packages.is_empty() {
+        let filter = tree::Filter::new(&opts.excludes, &opts.includes)?;
+        let mut said = cpython::site::Said::default();
+        for dir in &opts.site_packages {
+            cpython::site::walk(dir, &filter, &mut walked, &mut said)?;
+        }
+        warnings.extend(said.warnings);
+        notes.extend(said.notes);
     }
     let stdlib_from = out.len() + walked.modules.len();
     if opts.stdlib {
@@ -292,6 +287,7 @@ fn gather(
     }
     let stdlib_count = out.len() + walked.modules.len() - stdlib_from;
     deps.extend(walked.dirs);
+    let data = walked.data;
     out.extend(
         walked
             .modules
@@ -364,6 +360,47 @@ fn gather(
     }
     if !odd_stdlib.is_empty() {
         notes.push(say(&odd_stdlib));
+    }
+    let mut data_seen: HashMap<&str, &Path> = HashMap::new();
+    for d in &data {
+        if let Some(prev) = data_seen.insert(&d.name, &d.path) {
+            bail!(
+                "data file `{}` is given twice: by {} and by {}",
+                d.name,
+                prev.display(),
+                d.path.display()
+            );
+        }
+    }
+    Ok((out, data))
+}
+
+/// Data files read as they are: any bytes, empty too (`py.typed`).
+fn load_data(
+    opts: &BuildOptions,
+    data: &[DataSpec],
+    deps: &mut BTreeSet<PathBuf>,
+) -> Result<Vec<Module>> {
+    let mut out = Vec::with_capacity(data.len());
+    for d in data {
+        let bytes = match read_input(&d.path) {
+            Ok(b) => b,
+            // read_input refuses empty files, which are no bytecode but fine data.
+            Err(_) if std::fs::metadata(&d.path).is_ok_and(|m| m.is_file() && m.len() == 0) => {
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        if opts.depfile.is_some() {
+            deps.insert(d.path.clone());
+        }
+        out.push(Module {
+            name: d.name.clone(),
+            data: bytes.into(),
+            package: false,
+            origin: None,
+            data_file: true,
+        });
     }
     Ok(out)
 }
@@ -629,6 +666,7 @@ fn load_modules(
                 data: prep.shared.unwrap_or_else(|| prep.data.into()),
                 package: g.spec.package,
                 origin: g.origin.clone(),
+                data_file: false,
             },
             path: g.spec.path.clone(),
             pyc_tag: prep.pyc_tag,

@@ -1,5 +1,6 @@
 //! `extract`: write modules back out of a table as files, laid out as an
-//! importable tree (`pkg/__init__.pyc`, `pkg/mod.pyc`), raw or as `.pyc`.
+//! importable tree (`pkg/__init__.pyc`, `pkg/mod.pyc`), raw or as `.pyc`;
+//! data entries go back under their own paths, as they were.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,11 +10,23 @@ use anyhow::{bail, Context, Result};
 use crate::cpython::pyc;
 use crate::format::{Entry, Table, TagKind};
 
-/// Where a module's file goes under `dir`.
+/// Where a module's file goes under `dir`; a data entry goes back under
+/// its own path (`/pkg/data.txt` is `dir/pkg/data.txt`).
 pub fn module_path(dir: &Path, e: &Entry<'_>, ext: &str) -> Result<PathBuf> {
     let name = std::str::from_utf8(e.name)
         .with_context(|| format!("module name {:?} is not UTF-8", e.name_lossy()))?;
     let mut p = dir.to_path_buf();
+    if e.is_data() {
+        let rel = name.strip_prefix('/').unwrap_or(name);
+        for part in rel.split('/') {
+            // Refuse anything that could escape `dir` or name no file.
+            if part.is_empty() || part == "." || part == ".." || part.contains('\\') {
+                bail!("data entry {name:?} cannot be mapped to a path");
+            }
+            p.push(part);
+        }
+        return Ok(p);
+    }
     let parts: Vec<&str> = name.split('.').collect();
     for part in &parts {
         // Names come from a file we did not write: refuse anything that could escape `dir`.
@@ -71,7 +84,7 @@ pub fn extract(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("{}: cannot create directory", parent.display()))?;
         }
-        let bytes = if as_pyc {
+        let bytes = if as_pyc && !e.is_data() {
             pyc::to_pyc(table.tag.value, e.data)
         } else {
             e.data.to_vec()

@@ -1,6 +1,7 @@
 //! objfreeze: freeze interpreter bytecode into linkable object files.
 //!
 //! Modules, in the order data flows through a build:
+//! - [`spec`]: what to freeze (modules, aliases, trees, data files);
 //! - [`manifest`]: a build described in a TOML file;
 //! - [`build`]: module specs in, bytecode loaded and checked, object out;
 //! - [`tree`]: directories of sources walked into module specs;
@@ -26,5 +27,6 @@ pub mod objread;
 pub mod objwrite;
 pub mod output;
 pub mod report;
+pub mod spec;
 pub mod target;
 pub mod tree;

@@ -90,6 +90,14 @@ struct BuildArgs {
     /// Repeatable.
     #[arg(long = "tree", value_name = "DIR")]
     trees: Vec<PathBuf>,
+    /// Freeze a directory of installed distributions (a site-packages, or what
+    /// `pip install --target DIR` made): every module and package in it, each
+    /// package's data files and every *.dist-info directory, as data entries the
+    /// CPython glue serves to importlib.resources, pkgutil.get_data and
+    /// importlib.metadata. Extension modules (.so, .pyd) and .pth files cannot be
+    /// frozen and are left out with a warning or note. Repeatable.
+    #[arg(long = "site-packages", value_name = "DIR")]
+    site_packages: Vec<PathBuf>,
     /// Freeze the --python interpreter's standard library, minus test suites, idlelib,
     /// tkinter, turtledemo, ensurepip, site-packages and import test fixtures.
     #[arg(long)]
@@ -288,6 +296,8 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
         prefix: None,
         exclude: Vec::new(),
     }));
+    opts.site_packages = m.site_packages;
+    opts.site_packages.extend(a.site_packages);
     opts.stdlib = a.stdlib || m.stdlib.unwrap_or(false);
     opts.default_excludes = !a.no_default_excludes && m.default_excludes.unwrap_or(true);
     opts.excludes = m.exclude;
@@ -320,9 +330,10 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
             eprintln!("objfreeze: note: {n}");
         }
         eprintln!(
-            "objfreeze: {}: {} modules, table {} bytes, object {} bytes; {} sources compiled, {} from cache",
+            "objfreeze: {}: {} modules, {} data files, table {} bytes, object {} bytes; {} sources compiled, {} from cache",
             opts.output.display(),
-            sum.modules,
+            sum.modules - sum.data_files,
+            sum.data_files,
             sum.table_size,
             sum.object_size,
             sum.compiled,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::build::{AliasSpec, ModuleSpec, TreeSpec};
+use crate::spec::{AliasSpec, ModuleSpec, TreeSpec};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -32,6 +32,8 @@ struct Raw {
     cache_dir: Option<PathBuf>,
     #[serde(default)]
     tree: Vec<RawTree>,
+    #[serde(default)]
+    site_packages: Vec<PathBuf>,
     #[serde(default)]
     module: Vec<RawModule>,
     #[serde(default)]
@@ -89,6 +91,7 @@ pub struct Manifest {
     pub prefix_map: Vec<(PathBuf, PathBuf)>,
     pub cache_dir: Option<PathBuf>,
     pub trees: Vec<TreeSpec>,
+    pub site_packages: Vec<PathBuf>,
     pub modules: Vec<ModuleSpec>,
     pub aliases: Vec<AliasSpec>,
 }
@@ -162,6 +165,7 @@ impl Manifest {
                     exclude: t.exclude,
                 })
                 .collect(),
+            site_packages: raw.site_packages.into_iter().map(at).collect(),
             modules,
             aliases: raw
                 .alias
@@ -191,6 +195,7 @@ python = "python3.11"
 optimize = 1
 stdlib = true
 exclude = ["tests"]
+site-packages = ["vendor/site-packages"]
 prefix-map = ["src=/usr/lib/app"]
 [[tree]]
 path = "src"
@@ -210,6 +215,7 @@ origin = "x"
         let m = Manifest::load(&p).unwrap();
         assert_eq!(m.python.as_deref(), Some(Path::new("python3.11")));
         assert_eq!(m.trees[0].path, d.path().join("src"));
+        assert_eq!(m.site_packages, [d.path().join("vendor/site-packages")]);
         assert_eq!(m.modules.len(), 2);
         assert!(m.modules[1].package);
         assert_eq!(m.prefix_map[0].0, d.path().join("src"));

@@ -51,6 +51,8 @@ pub struct ModuleReport {
     pub name: String,
     pub size: u32,
     pub package: bool,
+    /// A data file (package data, metadata), not a module.
+    pub data: bool,
     pub origin: Option<String>,
     pub offset: u32,
     pub blake3: String,
@@ -110,6 +112,7 @@ fn body(t: &Table<'_>) -> TableBody {
                 name: e.name_lossy(),
                 size: e.data.len() as u32,
                 package: e.package(),
+                data: e.is_data(),
                 origin: e.origin.map(|o| String::from_utf8_lossy(o).into_owned()),
                 offset: e.data_offset,
                 blake3: blake3::hash(e.data).to_hex().to_string(),
@@ -155,10 +158,16 @@ pub fn render_text(r: &FileReport, modules: bool) -> String {
                 ("cpython", None) => format!("CPython (magic {})", b.tag & 0xffff),
                 (k, _) => format!("{k} (tag {:#x})", b.tag),
             };
+            let data = b.modules.iter().filter(|m| m.data).count();
             let _ = writeln!(
                 s,
-                "  interpreter {interp}, {} modules, {} bytes, {}-endian, digest {}",
-                b.count,
+                "  interpreter {interp}, {} modules{}, {} bytes, {}-endian, digest {}",
+                b.count as usize - data,
+                if data > 0 {
+                    format!(", {data} data files")
+                } else {
+                    String::new()
+                },
                 b.size,
                 b.endian,
                 if b.digest_ok { "ok" } else { "MISMATCH" }
@@ -168,6 +177,9 @@ pub fn render_text(r: &FileReport, modules: bool) -> String {
                     let mut flags = String::new();
                     if m.package {
                         flags.push_str(" package");
+                    }
+                    if m.data {
+                        flags.push_str(" data");
                     }
                     if let Some(o) = &m.origin {
                         let _ = write!(flags, " alias-of={o}");

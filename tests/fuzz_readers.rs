@@ -159,12 +159,14 @@ fn sample_table(endian: Endian) -> Vec<u8> {
         data: data.to_vec().into(),
         package,
         origin: origin.map(str::to_string),
+        data_file: name.starts_with('/'),
     };
     let mods = [
         m("a", b"\xe3module a", false, None),
         m("p", b"\xe3package", true, None),
         m("p.s", b"\xe3sub", false, None),
         m("p.t", b"\xe3sub", false, Some("p.s")),
+        m("/p/data.txt", b"data", false, None),
     ];
     let tag = Tag {
         kind: TagKind::Cpython,

@@ -5,4 +5,5 @@
 pub mod compile;
 pub mod names;
 pub mod pyc;
+pub mod site;
 pub mod stdlib;
