@@ -70,6 +70,13 @@
  *   never a package or an alias. (Readers from before bit 2 was defined
  *   refuse such tables rather than misread them: unknown bits fail the check.)
  *
+ * The table symbol is hidden by default (objfreeze build --visibility
+ * hidden): ELF STV_HIDDEN, Mach-O private extern. Any object of the same
+ * link can declare and use it, but a shared library does not export it, so
+ * two libraries with a table under the same symbol each read their own (an
+ * exported symbol would interpose: both would read the first library's).
+ * COFF exports nothing without dllexport. --visibility default exports it.
+ *
  * Tables are placed, by default, in a section the linker collects from every
  * object: ELF `objfreeze` (GNU ld and lld define __start_/__stop_ symbols
  * for it), Mach-O `__TEXT,__objfreeze` (section$start$/section$end$), COFF

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use objfreeze::build::{AliasSpec, BuildOptions, ModuleSpec, TreeSpec};
 use objfreeze::format::TagKind;
 use objfreeze::manifest::{parse_prefix_map, Manifest};
-use objfreeze::objwrite::Placement;
+use objfreeze::objwrite::{Placement, Visibility};
 use objfreeze::report::{render_text, FileReport, TableReport};
 use objfreeze::target::{Target, SUPPORTED};
 use objfreeze::{build, extract, objread};
@@ -67,6 +67,12 @@ struct BuildArgs {
     /// `__TEXT,__objfreeze` (Mach-O), `.objfrz$m` (COFF).
     #[arg(long, value_name = "NAME")]
     section: Option<String>,
+    /// Whether the table symbol is exported: `hidden` (default: global to the link,
+    /// not in a shared library's dynamic symbol table, so two libraries with a
+    /// table under the same symbol each read their own) or `default` (exported;
+    /// the first definition loaded wins for every library).
+    #[arg(long, value_name = "hidden|default")]
+    visibility: Option<String>,
     /// Add a module: NAME=FILE (.py, .pyc or raw bytecode). Repeatable.
     #[arg(short = 'm', long = "module", value_name = "NAME=FILE")]
     modules: Vec<OsString>,
@@ -256,6 +262,10 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
         a.symbol.as_deref().or(m.symbol.as_deref()),
         a.section.as_deref().or(m.section.as_deref()),
     )?;
+    let mut placement = placement;
+    if let Some(v) = a.visibility.as_deref().or(m.visibility.as_deref()) {
+        placement.visibility = Visibility::parse(v)?;
+    }
     let mut opts = BuildOptions::new(a.output, target, placement);
     opts.modules = m.modules;
     for (flag, list, package) in [

@@ -21,6 +21,7 @@ struct Raw {
     target: Option<String>,
     symbol: Option<String>,
     section: Option<String>,
+    visibility: Option<String>,
     stdlib: Option<bool>,
     default_excludes: Option<bool>,
     #[serde(default)]
@@ -84,6 +85,7 @@ pub struct Manifest {
     pub target: Option<String>,
     pub symbol: Option<String>,
     pub section: Option<String>,
+    pub visibility: Option<String>,
     pub stdlib: Option<bool>,
     pub default_excludes: Option<bool>,
     pub exclude: Vec<String>,
@@ -150,6 +152,7 @@ impl Manifest {
             target: raw.target,
             symbol: raw.symbol,
             section: raw.section,
+            visibility: raw.visibility,
             stdlib: raw.stdlib,
             default_excludes: raw.default_excludes,
             exclude: raw.exclude,
