@@ -244,6 +244,10 @@ fn gather(
             origin: None,
         })
         .collect();
+    // Names and tree layout follow the interpreter the table is for; when
+    // that is only known from the inputs, CPython's (what `.py`/`.pyc`
+    // inputs and --magic make it).
+    let lang = crate::langs::of(opts.interp.unwrap_or(TagKind::Cpython));
     let mut walked = tree::Walked::default();
     for t in &opts.trees {
         let mut ex = opts.excludes.clone();
@@ -252,7 +256,7 @@ fn gather(
         tree::walk(
             &t.path,
             t.prefix.as_deref(),
-            &cpython::stdlib::LAYOUT,
+            lang.layout(),
             &filter,
             &mut walked,
         )?;
@@ -311,7 +315,7 @@ fn gather(
     let (mut odd, mut odd_stdlib) = (Vec::new(), Vec::new());
     for (k, g) in out.iter().enumerate() {
         let name = g.spec.name.as_str();
-        if let Err(why) = cpython::names::check_module_name(name) {
+        if let Err(why) = lang.check_name(name) {
             bail!(
                 "{}: invalid module name {name:?}: {why}",
                 g.spec.path.display()
@@ -324,7 +328,7 @@ fn gather(
                 g.spec.path.display()
             );
         }
-        if !name.split('.').all(cpython::names::is_identifier) {
+        if !lang.plain_name(name) {
             // The standard library's own odd names (`_sysconfigdata_*`) are
             // imported by name string and need no warning on every build.
             if (stdlib_from..stdlib_from + stdlib_count).contains(&k) {
@@ -335,7 +339,7 @@ fn gather(
         }
     }
     for a in opts.aliases.iter().filter(|a| a.path.is_none()) {
-        if let Err(why) = cpython::names::check_module_name(&a.name) {
+        if let Err(why) = lang.check_name(&a.name) {
             bail!("--alias {}: invalid module name: {why}", a.name);
         }
         if let Some(prev) = seen.insert(&a.name, Path::new("--alias")) {

@@ -421,7 +421,9 @@ fn cmd_extract(a: ExtractArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{name}: table in {} is unsound: {e}", f.section))?;
         std::fs::create_dir_all(&a.output)
             .with_context(|| format!("{}: cannot create", a.output.display()))?;
-        n += extract::extract(t, &a.output, &a.modules, a.pyc, &mut seen)?.len();
+        n += extract::extract(t, &a.output, &a.modules, a.pyc, &mut seen)
+            .with_context(|| if a.pyc { "--pyc" } else { "extract" })?
+            .len();
     }
     if matched == 0 {
         match &a.table {

@@ -179,7 +179,7 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
             // LC_BUILD_VERSION: ld64 warns about objects without a platform,
             // and about objects whose minimum OS is newer than the program's
             // deployment target, so claim the oldest each arch runs: 11.0
-            // for arm64, 10.7 for x86_64 (CPython's installers target 10.9).
+            // for arm64, 10.7 for x86_64 (older than most programs' targets).
             let minos = match target.arch {
                 object::Architecture::Aarch64 => macho::Version::new(11, 0, 0),
                 _ => macho::Version::new(10, 7, 0),

@@ -1,5 +1,5 @@
 //! Walking a directory of sources into module specs: paths become dotted
-//! names, a directory holding an init file (`__init__.py`) is a package,
+//! names, a directory holding an init file (the layout's, see [`Layout`]) is a package,
 //! and exclude/include globs prune what is not wanted.
 //!
 //! Glob rules: a pattern without `/` matches a file or directory name at any
@@ -18,11 +18,11 @@ use crate::spec::{DataSpec, ModuleSpec};
 /// How an interpreter lays modules out on disk.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
-    /// Source file extension, without the dot (`py`).
+    /// Source file extension, without the dot.
     pub ext: &'static str,
-    /// Stem of the file that makes a directory a package (`__init__`).
+    /// Stem of the file that makes a directory a package.
     pub init: &'static str,
-    /// Directory names never walked (`__pycache__`).
+    /// Directory names never walked (caches).
     pub skip_dirs: &'static [&'static str],
 }
 
