@@ -4,13 +4,44 @@
 //! implementation per [`TagKind`]; [`crate::langs::of`] picks it. The core
 //! (build, tree, report, extract) goes through this trait only.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
 use serde_json::Value;
 
+use crate::build::BuildOptions;
+use crate::cache::Cache;
 use crate::format::TagKind;
+use crate::frontend::{self, Frontend};
 use crate::tree::Layout;
 
 pub trait Lang: Sync {
     fn kind(&self) -> TagKind;
+    /// The interpreter's name in messages.
+    fn display_name(&self) -> &'static str;
+    /// The front end that reads (and compiles) this build's inputs.
+    fn frontend(
+        &self,
+        _opts: &BuildOptions,
+        _cache: Option<&Cache>,
+        _deps: &mut BTreeSet<PathBuf>,
+    ) -> Result<Box<dyn Frontend>> {
+        Ok(Box::new(frontend::Raw(self.kind())))
+    }
+    /// Is `path` one of this interpreter's own input files (by its name)?
+    fn claims(&self, _path: &Path) -> bool {
+        false
+    }
+    /// The warning for names [`Lang::plain_name`] refuses.
+    fn odd_names(&self, odd: &[&str]) -> String {
+        format!(
+            "{} module name{} only reachable by a by-string import, kept: {}",
+            odd.len(),
+            if odd.len() == 1 { " is" } else { "s are" },
+            odd.join(", ")
+        )
+    }
     /// How a directory of sources maps to module names (`--tree`).
     fn layout(&self) -> &'static Layout;
     /// Why `name` cannot name a module, if it cannot.
@@ -71,6 +102,9 @@ impl Lang for Lua {
     fn kind(&self) -> TagKind {
         TagKind::Lua
     }
+    fn display_name(&self) -> &'static str {
+        "Lua"
+    }
     fn layout(&self) -> &'static Layout {
         &LUA_LAYOUT
     }
@@ -95,6 +129,9 @@ const RAW_LAYOUT: Layout = Layout {
 impl Lang for Raw {
     fn kind(&self) -> TagKind {
         TagKind::None
+    }
+    fn display_name(&self) -> &'static str {
+        "raw"
     }
     fn layout(&self) -> &'static Layout {
         &RAW_LAYOUT

@@ -8,6 +8,7 @@
 //! - [`cache`]: compiled bytecode kept by content hash;
 //! - [`cpython`]: what is specific to CPython (`.pyc` headers, names, the
 //!   standard library, compiling with an interpreter);
+//! - [`frontend`]: how inputs are read and compiled for the table's interpreter;
 //! - [`lang`]: what the core asks of an interpreter; [`langs`]: which one a tag kind is;
 //! - [`format`]: the table layout, its writer and its checking parser;
 //! - [`target`]: target triples and what they mean for the object;
@@ -23,6 +24,7 @@ pub mod cache;
 pub mod cpython;
 pub mod extract;
 pub mod format;
+pub mod frontend;
 pub mod lang;
 pub mod langs;
 pub mod manifest;

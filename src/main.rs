@@ -298,7 +298,7 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
     opts.interp = a.interp.or(a.tag.map(|_| TagKind::None));
     opts.tag = a.magic.or(a.tag);
     opts.depfile = a.depfile;
-    opts.python = a.python.or(m.python);
+    opts.compiler = a.python.or(m.python);
     opts.optimize = a.optimize.or(m.optimize).unwrap_or(0);
     opts.trees = m.trees;
     opts.trees.extend(a.trees.into_iter().map(|path| TreeSpec {

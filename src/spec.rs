@@ -32,6 +32,14 @@ pub struct TreeSpec {
     pub exclude: Vec<String>,
 }
 
+/// A module spec as the build gathered it, with the origin name of an
+/// alias that has its own source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gathered {
+    pub spec: ModuleSpec,
+    pub origin: Option<String>,
+}
+
 /// A data file to store as is (a [`crate::format::FLAG_DATA`] entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataSpec {

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::stdlib::LAYOUT;
+use crate::frontend::Said;
 use crate::spec::DataSpec;
 use crate::tree::{self, Filter, Walked};
 
@@ -32,13 +33,6 @@ fn is_extension(name: &str) -> bool {
 
 fn is_metadata_dir(name: &str) -> bool {
     name.ends_with(".dist-info") || name.ends_with(".egg-info")
-}
-
-/// What walking a site-packages directory said without stopping the build.
-#[derive(Debug, Default)]
-pub struct Said {
-    pub warnings: Vec<String>,
-    pub notes: Vec<String>,
 }
 
 /// Walk `dir` into `out`: modules (as `--tree DIR` finds them), then the
