@@ -44,6 +44,8 @@ enum Cmd {
 /// Examples:
 ///   objfreeze build --python python3.11 --stdlib -o stdlib.o
 ///   objfreeze build --python python3.11 --tree src/app -o app.o --depfile app.d
+///   objfreeze build --python python3.11 --site-packages venv/lib/python3.11/site-packages \
+///       --symbol site_modules -o site.o
 ///   objfreeze build -o app.o -p app=app/__pycache__/__init__.cpython-311.pyc \
 ///       -m app.main=app/__pycache__/main.cpython-311.pyc
 ///
