@@ -293,6 +293,28 @@ fn check_version(minor: &str, pip_python: &Path) -> bool {
         .iter()
         .any(|m| m["name"] == "pygments.lexers.python"));
 
+    run(objfreeze().arg("verify").arg(&table));
+    // extract writes data files back under their paths, as they were.
+    for (dir, pyc) in [("x", false), ("xpyc", true)] {
+        let x = tmp.path().join(dir);
+        let mut cmd = objfreeze();
+        cmd.arg("extract").arg(&table).arg("-o").arg(&x);
+        if pyc {
+            cmd.arg("--pyc");
+        }
+        run(&mut cmd);
+        assert_eq!(std::fs::read(x.join("certifi/cacert.pem")).unwrap(), pem);
+        assert_eq!(
+            std::fs::read(x.join("attrs-23.2.0.dist-info/METADATA")).unwrap(),
+            std::fs::read(site.join("attrs-23.2.0.dist-info/METADATA")).unwrap()
+        );
+        let init = if pyc {
+            "certifi/__init__.pyc"
+        } else {
+            "certifi/__init__.bin"
+        };
+        assert!(x.join(init).is_file(), "{dir}: {init}");
+    }
     let exe = tmp.path().join("python");
     link(&python, &fp, &[fp.join("stdlib.o"), table.clone()], &exe);
     // Sources gone: everything below must come from the table.

@@ -347,7 +347,7 @@ static int ofz_add_method(PyObject *ns, PyMethodDef *def) {
     return r;
 }
 
-static int ofz_add_data_methods(PyObject *ns);
+static int ofz_add_data_methods(PyObject *ns, PyObject *base);
 
 /* _frozen_importlib_external's spec_from_file_location, and a
    SourceFileLoader subclass whose get_code() returns the frozen code: every
@@ -368,7 +368,7 @@ static int ofz_finder_ready(ofz_finder *self) {
     if (self->spec_from_file_location == NULL || self->module_spec == NULL || base == NULL) goto fail;
     if ((ns = PyDict_New()) == NULL || ofz_add_method(ns, &ofz_get_code_def) < 0 || ofz_add_method(ns, &ofz_eq_def) < 0)
         goto fail;
-    if (ofz_add_data_methods(ns) < 0) goto fail;
+    if (ofz_add_data_methods(ns, base) < 0) goto fail;
     /* Defining __eq__ would drop the inherited __hash__. */
     if ((hash = PyObject_GetAttrString(base, "__hash__")) == NULL || PyDict_SetItemString(ns, "__hash__", hash) < 0)
         goto fail;
@@ -1196,11 +1196,16 @@ done:
 static PyObject *ofz_loader_delegate(const char *fn, PyObject *args) {
     PyObject *self, *arg, *base, *helper, *r;
     if (!PyArg_ParseTuple(args, "OO", &self, &arg)) return NULL;
-    base = (PyObject *)Py_TYPE(self)->tp_base;
-    if (!ofz_any_data()) return PyObject_CallMethod(base, fn, "OO", self, arg);
-    if ((helper = ofz_helper()) == NULL) return NULL;
-    r = PyObject_CallMethod(helper, fn, "OOO", self, base, arg);
-    Py_DECREF(helper);
+    if ((base = PyObject_GetAttrString(self, "_objfreeze_stock")) == NULL) return NULL;
+    if (!ofz_any_data()) {
+        r = PyObject_CallMethod(base, fn, "OO", self, arg);
+    } else if ((helper = ofz_helper()) == NULL) {
+        r = NULL;
+    } else {
+        r = PyObject_CallMethod(helper, fn, "OOO", self, base, arg);
+        Py_DECREF(helper);
+    }
+    Py_DECREF(base);
     return r;
 }
 
@@ -1221,7 +1226,10 @@ static PyMethodDef ofz_get_resource_reader_def = {
     "get_resource_reader", ofz_loader_get_resource_reader, METH_VARARGS,
     "A reader over the table's data entries if the module's table holds data, else the stock reader."};
 
-static int ofz_add_data_methods(PyObject *ns) {
+static int ofz_add_data_methods(PyObject *ns, PyObject *base) {
+    /* The stock class the fallbacks call, recorded rather than taken from
+       type(self).__base__, which a subclass of the loader would change. */
+    if (PyDict_SetItemString(ns, "_objfreeze_stock", base) < 0) return -1;
     if (ofz_add_method(ns, &ofz_get_data_def) < 0) return -1;
     return ofz_add_method(ns, &ofz_get_resource_reader_def);
 }
