@@ -76,6 +76,7 @@ fn main() {
                 data: Blob::shared(arena.clone(), code),
                 package: *package,
                 origin: None,
+                data_file: false,
             })
             .collect();
         let t1 = Instant::now();

@@ -52,13 +52,30 @@
  *        8     4  data_offset     offset of the bytecode (16-aligned)
  *       12     4  data_size       its length (for CPython: marshal data of a
  *                                 code object, no .pyc header)
- *       16     4  flags           bit 0: package; bit 1: alias
+ *       16     4  flags           bit 0: package; bit 1: alias; bit 2: data
  *       20     4  origin_offset   alias only: offset of the origin module's
  *       24     4  origin_len      name (the module whose source it came from)
  *       28     4  reserved        0
  *
  *   Names are NUL-terminated and hold no NUL inside, so a name is usable as
  *   a `const char *` directly. Identical blobs may be shared by entries.
+ *
+ *   A data entry (flag bit 2) is a file, not a module: package data or
+ *   distribution metadata, its bytes as they were on disk. Its name is its
+ *   path below the import root, `/`-separated, with a leading `/`
+ *   ("/certifi/cacert.pem", "/attrs-23.2.0.dist-info/METADATA"). No module
+ *   name starts with `/`, and `/` sorts before letters, digits and `_`: data
+ *   entries form one block before the modules, a directory's files one run
+ *   within it, and objfreeze_find finds them like modules. A data entry is
+ *   never a package or an alias. (Readers from before bit 2 was defined
+ *   refuse such tables rather than misread them: unknown bits fail the check.)
+ *
+ * The table symbol is hidden by default (objfreeze build --visibility
+ * hidden): ELF STV_HIDDEN, Mach-O private extern. Any object of the same
+ * link can declare and use it, but a shared library does not export it, so
+ * two libraries with a table under the same symbol each read their own (an
+ * exported symbol would interpose: both would read the first library's).
+ * COFF exports nothing without dllexport. --visibility default exports it.
  *
  * Tables are placed, by default, in a section the linker collects from every
  * object: ELF `objfreeze` (GNU ld and lld define __start_/__stop_ symbols
@@ -78,7 +95,8 @@
  *   - every entry's name, and for an alias its origin, lies inside the names
  *     region, is non-empty, holds no NUL, and the byte after it is NUL;
  *   - every entry's [data_offset, +data_size) lies inside the data region;
- *   - no entry flag other than package and alias is set;
+ *   - no entry flag other than package, alias and data is set, and a data
+ *     entry's name starts with '/' and it is neither package nor alias;
  *   - names are strictly ascending in strcmp order (so also unique).
  * A caller may then assume, for that table: objfreeze_entry_at(t, i) for
  * i < count, objfreeze_entry_name/_origin (NUL-terminated C strings of
@@ -157,6 +175,7 @@ extern "C" {
 
 #define OBJFREEZE_FLAG_PACKAGE 1u
 #define OBJFREEZE_FLAG_ALIAS 2u
+#define OBJFREEZE_FLAG_DATA 4u
 
 #define OBJFREEZE_TAG_NONE 0u
 #define OBJFREEZE_TAG_CPYTHON 1u
@@ -236,6 +255,11 @@ OBJFREEZE_FN int objfreeze_entry_is_alias(const objfreeze_entry *e) {
     return (e->flags & OBJFREEZE_FLAG_ALIAS) != 0;
 }
 
+/* A data file (package data, metadata), not a module. */
+OBJFREEZE_FN int objfreeze_entry_is_data(const objfreeze_entry *e) {
+    return (e->flags & OBJFREEZE_FLAG_DATA) != 0;
+}
+
 /* The origin module's name for an alias, NULL otherwise. */
 OBJFREEZE_FN const char *objfreeze_entry_origin(const objfreeze_table *t, const objfreeze_entry *e) {
     if (!objfreeze_entry_is_alias(e)) return NULL;
@@ -255,6 +279,21 @@ OBJFREEZE_FN const objfreeze_entry *objfreeze_find(const objfreeze_table *t, con
         else hi = mid;
     }
     return NULL;
+}
+
+/* The index of the first entry whose name is not below `key` (count if
+   none): entries from there whose names start with a prefix are every entry
+   under it, e.g. a data directory's files ("/pkg/data/"). */
+OBJFREEZE_FN uint32_t objfreeze_lower_bound(const objfreeze_table *t, const char *key) {
+    const objfreeze_entry *idx = objfreeze_entry_at(t, 0);
+    const char *base = (const char *)objfreeze__base(t);
+    uint32_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (strcmp(base + idx[mid].name_offset, key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
 }
 
 /* Is [off, off+len) inside [lo, hi)?  Written so nothing overflows. */
@@ -298,7 +337,10 @@ OBJFREEZE_FN int objfreeze_check_size(const objfreeze_table *t, size_t avail) {
         const objfreeze_entry *e = &idx[i];
         if (!objfreeze__name_ok(b, e->name_offset, e->name_len, t->names_offset, names_end)) return -1;
         if (!objfreeze__within(e->data_offset, e->data_size, t->data_offset, data_end)) return -1;
-        if (e->flags & ~(OBJFREEZE_FLAG_PACKAGE | OBJFREEZE_FLAG_ALIAS)) return -1;
+        if (e->flags & ~(OBJFREEZE_FLAG_PACKAGE | OBJFREEZE_FLAG_ALIAS | OBJFREEZE_FLAG_DATA)) return -1;
+        if ((e->flags & OBJFREEZE_FLAG_DATA) &&
+            (b[e->name_offset] != '/' || (e->flags & (OBJFREEZE_FLAG_PACKAGE | OBJFREEZE_FLAG_ALIAS))))
+            return -1;
         if ((e->flags & OBJFREEZE_FLAG_ALIAS) &&
             !objfreeze__name_ok(b, e->origin_offset, e->origin_len, t->names_offset, names_end))
             return -1;

@@ -37,8 +37,15 @@ pub const FLAG_PACKAGE: u32 = 1;
 /// Entry flag: the module was frozen from another module's source; the
 /// entry's origin fields name that module.
 pub const FLAG_ALIAS: u32 = 2;
+/// Entry flag: the entry is a data file (package data, distribution
+/// metadata), not a module. Its name is its path below the import root with
+/// a leading `/` (`/pkg/data/file.txt`): no module name starts with `/`, so
+/// data and modules never collide, and since `/` sorts before letters,
+/// digits and `_`, every data entry sits in one block before the modules,
+/// each directory's files in one run, found by the same binary search.
+pub const FLAG_DATA: u32 = 4;
 /// Every flag bit this version defines; others must be zero.
-pub const KNOWN_FLAGS: u32 = FLAG_PACKAGE | FLAG_ALIAS;
+pub const KNOWN_FLAGS: u32 = FLAG_PACKAGE | FLAG_ALIAS | FLAG_DATA;
 
 /// What the interpreter tag means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -196,6 +203,8 @@ pub struct Module {
     pub package: bool,
     /// For an alias: the name of the module whose source this was frozen from.
     pub origin: Option<String>,
+    /// A data file ([`FLAG_DATA`]): `name` is `/` and its path, `data` its bytes.
+    pub data_file: bool,
 }
 
 /// A module's bytes: its own, or a range of a buffer shared with other
@@ -266,8 +275,16 @@ impl Tag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildError {
     DuplicateName(String),
-    InvalidName { name: String, why: &'static str },
-    TooLarge { what: &'static str, size: u64 },
+    InvalidName {
+        name: String,
+        why: &'static str,
+    },
+    /// A data entry and a package or alias at once, or a data name without its `/`.
+    BadDataEntry(String),
+    TooLarge {
+        what: &'static str,
+        size: u64,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -275,6 +292,7 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::DuplicateName(n) => write!(f, "module `{n}` is given more than once"),
             BuildError::InvalidName { name, why } => write!(f, "invalid module name {name:?}: {why}"),
+            BuildError::BadDataEntry(n) => write!(f, "data entry {n:?}: a data entry's name starts with `/` and it is neither a package nor an alias"),
             BuildError::TooLarge { what, size } => write!(
                 f,
                 "the table's {what} would be {size} bytes, over the format's limit of {} bytes (offsets are 32-bit)",
@@ -321,6 +339,9 @@ pub fn write_table(modules: &[Module], tag: Tag, endian: Endian) -> Result<Vec<u
     }
     for m in &order {
         check_name_bytes(&m.name)?;
+        if m.data_file && (!m.name.starts_with('/') || m.package || m.origin.is_some()) {
+            return Err(BuildError::BadDataEntry(m.name.clone()));
+        }
         if let Some(o) = &m.origin {
             check_name_bytes(o)?;
         }
@@ -393,6 +414,9 @@ pub fn write_table(modules: &[Module], tag: Tag, endian: Endian) -> Result<Vec<u
         let mut flags = 0;
         if m.package {
             flags |= FLAG_PACKAGE;
+        }
+        if m.data_file {
+            flags |= FLAG_DATA;
         }
         let (o_off, o_len) = match &m.origin {
             Some(o) => {
@@ -495,6 +519,10 @@ pub struct Entry<'a> {
 impl Entry<'_> {
     pub fn package(&self) -> bool {
         self.flags & FLAG_PACKAGE != 0
+    }
+    /// A data file ([`FLAG_DATA`]) rather than a module.
+    pub fn is_data(&self) -> bool {
+        self.flags & FLAG_DATA != 0
     }
     pub fn name_lossy(&self) -> String {
         String::from_utf8_lossy(self.name).into_owned()
@@ -609,6 +637,14 @@ impl<'a> Table<'a> {
             if flags & FLAG_ALIAS as u64 != 0 {
                 string_at(f(ent::ORIGIN_OFFSET), f(ent::ORIGIN_LEN), "origin", i)?;
             }
+            if flags & FLAG_DATA as u64 != 0
+                && (name[0] != b'/' || flags & (FLAG_PACKAGE | FLAG_ALIAS) as u64 != 0)
+            {
+                bail_fmt!(
+                    "entry {i}: data entry {:?} must start with `/` and be neither package nor alias",
+                    String::from_utf8_lossy(name)
+                );
+            }
         }
         Ok(t)
     }
@@ -681,6 +717,7 @@ mod tests {
             data: data.to_vec().into(),
             package,
             origin: None,
+            data_file: false,
         }
     }
 
@@ -690,6 +727,10 @@ mod tests {
             m("b", b"bee", false),
             m("a", b"ay", true),
             m("a.c", b"bee", false),
+            Module {
+                data_file: true,
+                ..m("/a/c.txt", b"text", false)
+            },
             Module {
                 origin: Some("orig.mod".into()),
                 ..m("_alias", b"x", false)
@@ -707,7 +748,9 @@ mod tests {
             assert_eq!(t.endian, endian);
             assert_eq!(t.tag, tag);
             let names: Vec<_> = t.entries().map(|e| e.name_lossy()).collect();
-            assert_eq!(names, ["_alias", "a", "a.c", "b"]);
+            assert_eq!(names, ["/a/c.txt", "_alias", "a", "a.c", "b"]);
+            assert!(t.find(b"/a/c.txt").unwrap().is_data());
+            assert!(!t.find(b"a.c").unwrap().is_data());
             assert_eq!(t.find(b"a.c").unwrap().data, b"bee");
             assert!(t.find(b"a").unwrap().package());
             assert_eq!(t.find(b"_alias").unwrap().origin, Some(&b"orig.mod"[..]));
@@ -733,6 +776,12 @@ mod tests {
         ));
         assert!(write_table(&[m("", b"1", false)], Tag::NONE, Endian::Little).is_err());
         assert!(write_table(&[m("a\0b", b"1", false)], Tag::NONE, Endian::Little).is_err());
+        let data = |name: &str, package| Module {
+            data_file: true,
+            ..m(name, b"1", package)
+        };
+        assert!(write_table(&[data("x/y", false)], Tag::NONE, Endian::Little).is_err());
+        assert!(write_table(&[data("/x", true)], Tag::NONE, Endian::Little).is_err());
     }
 
     #[test]

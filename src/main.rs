@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use objfreeze::build::{AliasSpec, BuildOptions, ModuleSpec, TreeSpec};
 use objfreeze::format::TagKind;
 use objfreeze::manifest::{parse_prefix_map, Manifest};
-use objfreeze::objwrite::Placement;
+use objfreeze::objwrite::{Placement, Visibility};
 use objfreeze::report::{render_text, FileReport, TableReport};
 use objfreeze::target::{Target, SUPPORTED};
 use objfreeze::{build, extract, objread};
@@ -44,6 +44,8 @@ enum Cmd {
 /// Examples:
 ///   objfreeze build --python python3.11 --stdlib -o stdlib.o
 ///   objfreeze build --python python3.11 --tree src/app -o app.o --depfile app.d
+///   objfreeze build --python python3.11 --site-packages venv/lib/python3.11/site-packages \
+///       --symbol site_modules -o site.o
 ///   objfreeze build -o app.o -p app=app/__pycache__/__init__.cpython-311.pyc \
 ///       -m app.main=app/__pycache__/main.cpython-311.pyc
 ///
@@ -67,6 +69,12 @@ struct BuildArgs {
     /// `__TEXT,__objfreeze` (Mach-O), `.objfrz$m` (COFF).
     #[arg(long, value_name = "NAME")]
     section: Option<String>,
+    /// Whether the table symbol is exported: `hidden` (default: global to the link,
+    /// not in a shared library's dynamic symbol table, so two libraries with a
+    /// table under the same symbol each read their own) or `default` (exported;
+    /// the first definition loaded wins for every library).
+    #[arg(long, value_name = "hidden|default")]
+    visibility: Option<String>,
     /// Add a module: NAME=FILE (.py, .pyc or raw bytecode). Repeatable.
     #[arg(short = 'm', long = "module", value_name = "NAME=FILE")]
     modules: Vec<OsString>,
@@ -90,6 +98,14 @@ struct BuildArgs {
     /// Repeatable.
     #[arg(long = "tree", value_name = "DIR")]
     trees: Vec<PathBuf>,
+    /// Freeze a directory of installed distributions (a site-packages, or what
+    /// `pip install --target DIR` made): every module and package in it, each
+    /// package's data files and every *.dist-info directory, as data entries the
+    /// CPython glue serves to importlib.resources, pkgutil.get_data and
+    /// importlib.metadata. Extension modules (.so, .pyd) and .pth files cannot be
+    /// frozen and are left out with a warning or note. Repeatable.
+    #[arg(long = "site-packages", value_name = "DIR")]
+    site_packages: Vec<PathBuf>,
     /// Freeze the --python interpreter's standard library, minus test suites, idlelib,
     /// tkinter, turtledemo, ensurepip, site-packages and import test fixtures.
     #[arg(long)]
@@ -248,6 +264,10 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
         a.symbol.as_deref().or(m.symbol.as_deref()),
         a.section.as_deref().or(m.section.as_deref()),
     )?;
+    let mut placement = placement;
+    if let Some(v) = a.visibility.as_deref().or(m.visibility.as_deref()) {
+        placement.visibility = Visibility::parse(v)?;
+    }
     let mut opts = BuildOptions::new(a.output, target, placement);
     opts.modules = m.modules;
     for (flag, list, package) in [
@@ -280,7 +300,7 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
     opts.interp = a.interp.or(a.tag.map(|_| TagKind::None));
     opts.tag = a.magic.or(a.tag);
     opts.depfile = a.depfile;
-    opts.python = a.python.or(m.python);
+    opts.compiler = a.python.or(m.python);
     opts.optimize = a.optimize.or(m.optimize).unwrap_or(0);
     opts.trees = m.trees;
     opts.trees.extend(a.trees.into_iter().map(|path| TreeSpec {
@@ -288,6 +308,8 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
         prefix: None,
         exclude: Vec::new(),
     }));
+    opts.site_packages = m.site_packages;
+    opts.site_packages.extend(a.site_packages);
     opts.stdlib = a.stdlib || m.stdlib.unwrap_or(false);
     opts.default_excludes = !a.no_default_excludes && m.default_excludes.unwrap_or(true);
     opts.excludes = m.exclude;
@@ -320,9 +342,10 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
             eprintln!("objfreeze: note: {n}");
         }
         eprintln!(
-            "objfreeze: {}: {} modules, table {} bytes, object {} bytes; {} sources compiled, {} from cache",
+            "objfreeze: {}: {} modules, {} data files, table {} bytes, object {} bytes; {} sources compiled, {} from cache",
             opts.output.display(),
-            sum.modules,
+            sum.modules - sum.data_files,
+            sum.data_files,
             sum.table_size,
             sum.object_size,
             sum.compiled,
@@ -400,7 +423,9 @@ fn cmd_extract(a: ExtractArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{name}: table in {} is unsound: {e}", f.section))?;
         std::fs::create_dir_all(&a.output)
             .with_context(|| format!("{}: cannot create", a.output.display()))?;
-        n += extract::extract(t, &a.output, &a.modules, a.pyc, &mut seen)?.len();
+        n += extract::extract(t, &a.output, &a.modules, a.pyc, &mut seen)
+            .with_context(|| if a.pyc { "--pyc" } else { "extract" })?
+            .len();
     }
     if matched == 0 {
         match &a.table {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::build::{AliasSpec, ModuleSpec, TreeSpec};
+use crate::spec::{AliasSpec, ModuleSpec, TreeSpec};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -21,6 +21,7 @@ struct Raw {
     target: Option<String>,
     symbol: Option<String>,
     section: Option<String>,
+    visibility: Option<String>,
     stdlib: Option<bool>,
     default_excludes: Option<bool>,
     #[serde(default)]
@@ -32,6 +33,8 @@ struct Raw {
     cache_dir: Option<PathBuf>,
     #[serde(default)]
     tree: Vec<RawTree>,
+    #[serde(default)]
+    site_packages: Vec<PathBuf>,
     #[serde(default)]
     module: Vec<RawModule>,
     #[serde(default)]
@@ -82,6 +85,7 @@ pub struct Manifest {
     pub target: Option<String>,
     pub symbol: Option<String>,
     pub section: Option<String>,
+    pub visibility: Option<String>,
     pub stdlib: Option<bool>,
     pub default_excludes: Option<bool>,
     pub exclude: Vec<String>,
@@ -89,6 +93,7 @@ pub struct Manifest {
     pub prefix_map: Vec<(PathBuf, PathBuf)>,
     pub cache_dir: Option<PathBuf>,
     pub trees: Vec<TreeSpec>,
+    pub site_packages: Vec<PathBuf>,
     pub modules: Vec<ModuleSpec>,
     pub aliases: Vec<AliasSpec>,
 }
@@ -147,6 +152,7 @@ impl Manifest {
             target: raw.target,
             symbol: raw.symbol,
             section: raw.section,
+            visibility: raw.visibility,
             stdlib: raw.stdlib,
             default_excludes: raw.default_excludes,
             exclude: raw.exclude,
@@ -162,6 +168,7 @@ impl Manifest {
                     exclude: t.exclude,
                 })
                 .collect(),
+            site_packages: raw.site_packages.into_iter().map(at).collect(),
             modules,
             aliases: raw
                 .alias
@@ -191,6 +198,7 @@ python = "python3.11"
 optimize = 1
 stdlib = true
 exclude = ["tests"]
+site-packages = ["vendor/site-packages"]
 prefix-map = ["src=/usr/lib/app"]
 [[tree]]
 path = "src"
@@ -210,6 +218,7 @@ origin = "x"
         let m = Manifest::load(&p).unwrap();
         assert_eq!(m.python.as_deref(), Some(Path::new("python3.11")));
         assert_eq!(m.trees[0].path, d.path().join("src"));
+        assert_eq!(m.site_packages, [d.path().join("vendor/site-packages")]);
         assert_eq!(m.modules.len(), 2);
         assert!(m.modules[1].package);
         assert_eq!(m.prefix_map[0].0, d.path().join("src"));

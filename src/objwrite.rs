@@ -10,6 +10,31 @@ use object::{
 use crate::format::{Endian, ALIGN};
 use crate::target::Target;
 
+/// Whether the table symbol is seen outside the linked program or library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Global to the link, not exported from a shared library or
+    /// executable: ELF STV_HIDDEN, Mach-O private extern. Two shared
+    /// libraries with a table under the same symbol each keep their own
+    /// (an exported one would interpose: both would read the first
+    /// library's table). COFF exports nothing without dllexport anyway.
+    Hidden,
+    /// Exported (ELF STV_DEFAULT, Mach-O extern): other modules of the
+    /// process can look the table up by name, and the first definition
+    /// loaded wins for every reference.
+    Default,
+}
+
+impl Visibility {
+    pub fn parse(s: &str) -> Result<Visibility> {
+        match s {
+            "hidden" => Ok(Visibility::Hidden),
+            "default" => Ok(Visibility::Default),
+            _ => bail!("--visibility {s:?}: expected hidden or default"),
+        }
+    }
+}
+
 /// Where the table goes in the object.
 #[derive(Debug, Clone)]
 pub struct Placement {
@@ -17,6 +42,8 @@ pub struct Placement {
     pub symbol: String,
     /// Section name: `NAME` (ELF, COFF) or `SEGMENT,SECTION` (Mach-O).
     pub section: String,
+    /// Hidden by default.
+    pub visibility: Visibility,
 }
 
 impl Placement {
@@ -24,6 +51,7 @@ impl Placement {
         let p = Placement {
             symbol: symbol.unwrap_or(crate::target::DEFAULT_SYMBOL).to_string(),
             section: section.unwrap_or(target.default_section()).to_string(),
+            visibility: Visibility::Hidden,
         };
         p.check(target)?;
         Ok(p)
@@ -125,7 +153,10 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
         value: 0,
         size: table.len() as u64,
         kind: SymbolKind::Data,
-        scope: SymbolScope::Dynamic,
+        scope: match place.visibility {
+            Visibility::Hidden => SymbolScope::Linkage,
+            Visibility::Default => SymbolScope::Dynamic,
+        },
         weak: false,
         section: SymbolSection::Section(section),
         flags: SymbolFlags::None,
@@ -148,7 +179,7 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
             // LC_BUILD_VERSION: ld64 warns about objects without a platform,
             // and about objects whose minimum OS is newer than the program's
             // deployment target, so claim the oldest each arch runs: 11.0
-            // for arm64, 10.7 for x86_64 (CPython's installers target 10.9).
+            // for arm64, 10.7 for x86_64 (older than most programs' targets).
             let minos = match target.arch {
                 object::Architecture::Aarch64 => macho::Version::new(11, 0, 0),
                 _ => macho::Version::new(10, 7, 0),

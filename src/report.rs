@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::cpython::pyc;
 use crate::format::{Table, TagKind};
 use crate::objread::Found;
 
@@ -36,9 +35,11 @@ pub struct TableBody {
     pub endian: &'static str,
     pub tag_kind: String,
     pub tag: u32,
-    /// For CPython tables: the magic number and the release it belongs to.
-    pub python_magic: Option<u32>,
-    pub python_version: Option<&'static str>,
+    /// The interpreter and its tag in words.
+    pub interpreter: String,
+    /// What the interpreter says about its tag (see [`crate::lang::Lang::tag_fields`]).
+    #[serde(flatten)]
+    pub tag_fields: serde_json::Map<String, serde_json::Value>,
     pub count: u32,
     pub size: u32,
     pub digest: String,
@@ -51,6 +52,8 @@ pub struct ModuleReport {
     pub name: String,
     pub size: u32,
     pub package: bool,
+    /// A data file (package data, metadata), not a module.
+    pub data: bool,
     pub origin: Option<String>,
     pub offset: u32,
     pub blake3: String,
@@ -87,19 +90,23 @@ impl TableReport {
 }
 
 fn body(t: &Table<'_>) -> TableBody {
-    let is_py = t.tag.kind == TagKind::Cpython;
+    let lang = TagKind::from_code(t.tag_kind_code).map(crate::langs::of);
     TableBody {
         endian: t.endian.name(),
         tag_kind: TagKind::from_code(t.tag_kind_code)
             .map(|k| k.name().to_string())
             .unwrap_or_else(|| format!("unknown({})", t.tag_kind_code)),
         tag: t.tag.value,
-        python_magic: is_py.then_some(t.tag.value & 0xffff),
-        python_version: if is_py {
-            pyc::python_version(t.tag.value)
-        } else {
-            None
+        interpreter: match lang {
+            Some(l) => l.describe_tag(t.tag.value),
+            None => format!("unknown({}) (tag {:#x})", t.tag_kind_code, t.tag.value),
         },
+        tag_fields: lang
+            .map(|l| l.tag_fields(t.tag.value))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         count: t.count,
         size: t.total_size(),
         digest: hex(&t.digest()),
@@ -110,6 +117,7 @@ fn body(t: &Table<'_>) -> TableBody {
                 name: e.name_lossy(),
                 size: e.data.len() as u32,
                 package: e.package(),
+                data: e.is_data(),
                 origin: e.origin.map(|o| String::from_utf8_lossy(o).into_owned()),
                 offset: e.data_offset,
                 blake3: blake3::hash(e.data).to_hex().to_string(),
@@ -150,15 +158,17 @@ pub fn render_text(r: &FileReport, modules: bool) -> String {
             t.container
         );
         if let Some(b) = &t.body {
-            let interp = match (b.tag_kind.as_str(), b.python_version) {
-                ("cpython", Some(v)) => format!("CPython {v} (magic {})", b.tag & 0xffff),
-                ("cpython", None) => format!("CPython (magic {})", b.tag & 0xffff),
-                (k, _) => format!("{k} (tag {:#x})", b.tag),
-            };
+            let interp = &b.interpreter;
+            let data = b.modules.iter().filter(|m| m.data).count();
             let _ = writeln!(
                 s,
-                "  interpreter {interp}, {} modules, {} bytes, {}-endian, digest {}",
-                b.count,
+                "  interpreter {interp}, {} modules{}, {} bytes, {}-endian, digest {}",
+                b.count as usize - data,
+                if data > 0 {
+                    format!(", {data} data files")
+                } else {
+                    String::new()
+                },
                 b.size,
                 b.endian,
                 if b.digest_ok { "ok" } else { "MISMATCH" }
@@ -168,6 +178,9 @@ pub fn render_text(r: &FileReport, modules: bool) -> String {
                     let mut flags = String::new();
                     if m.package {
                         flags.push_str(" package");
+                    }
+                    if m.data {
+                        flags.push_str(" data");
                     }
                     if let Some(o) = &m.origin {
                         let _ = write!(flags, " alias-of={o}");

@@ -1,5 +1,5 @@
 //! Walking a directory of sources into module specs: paths become dotted
-//! names, a directory holding an init file (`__init__.py`) is a package,
+//! names, a directory holding an init file (the layout's, see [`Layout`]) is a package,
 //! and exclude/include globs prune what is not wanted.
 //!
 //! Glob rules: a pattern without `/` matches a file or directory name at any
@@ -13,16 +13,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::build::ModuleSpec;
+use crate::spec::{DataSpec, ModuleSpec};
 
 /// How an interpreter lays modules out on disk.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
-    /// Source file extension, without the dot (`py`).
+    /// Source file extension, without the dot.
     pub ext: &'static str,
-    /// Stem of the file that makes a directory a package (`__init__`).
+    /// Stem of the file that makes a directory a package.
     pub init: &'static str,
-    /// Directory names never walked (`__pycache__`).
+    /// Directory names never walked (caches).
     pub skip_dirs: &'static [&'static str],
 }
 
@@ -63,7 +63,7 @@ impl Filter {
 
     /// Is the entry at `rel` (relative to the tree root, `/`-separated) pruned?
     /// `stem` is its name without the source extension, for files.
-    fn excluded(&self, rel: &str, stem: Option<&str>) -> bool {
+    pub fn excluded(&self, rel: &str, stem: Option<&str>) -> bool {
         let name = rel.rsplit('/').next().unwrap_or(rel);
         let rel_stem = stem.map(|s| format!("{}{s}", &rel[..rel.len() - name.len()]));
         let hit = |names: &GlobSet, paths: &GlobSet| {
@@ -80,6 +80,8 @@ impl Filter {
 #[derive(Debug, Default)]
 pub struct Walked {
     pub modules: Vec<ModuleSpec>,
+    /// Data files found beside the modules (by walkers that collect them).
+    pub data: Vec<DataSpec>,
     /// Every directory walked (a new file there changes its mtime; make
     /// rebuilds when a depfile lists it).
     pub dirs: Vec<PathBuf>,

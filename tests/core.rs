@@ -94,6 +94,7 @@ fn c_header_layout_matches_rust() {
             ("ALIGN", format::ALIGN),
             ("FLAG_PACKAGE", format::FLAG_PACKAGE),
             ("FLAG_ALIAS", format::FLAG_ALIAS),
+            ("FLAG_DATA", format::FLAG_DATA),
             ("TAG_NONE", format::TagKind::None.code()),
             ("TAG_CPYTHON", format::TagKind::Cpython.code()),
             ("TAG_LUA", format::TagKind::Lua.code()),

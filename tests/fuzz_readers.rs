@@ -137,7 +137,7 @@ fn exercise_inner(bytes: &[u8]) {
                             }
                             prev = Some(e.name);
                             assert_eq!(table.find(e.name).map(|x| x.name), Some(e.name));
-                            let _ = extract::module_path(Path::new("x"), &e, "pyc");
+                            let _ = extract::module_path(Path::new("x"), &e, "__init__", "pyc");
                         }
                     }
                     Err(e) => assert!(!e.to_string().is_empty() && t.error.is_some()),
@@ -159,12 +159,14 @@ fn sample_table(endian: Endian) -> Vec<u8> {
         data: data.to_vec().into(),
         package,
         origin: origin.map(str::to_string),
+        data_file: name.starts_with('/'),
     };
     let mods = [
         m("a", b"\xe3module a", false, None),
         m("p", b"\xe3package", true, None),
         m("p.s", b"\xe3sub", false, None),
         m("p.t", b"\xe3sub", false, Some("p.s")),
+        m("/p/data.txt", b"data", false, None),
     ];
     let tag = Tag {
         kind: TagKind::Cpython,
@@ -400,7 +402,7 @@ fn seeds_are_sound() {
         assert!(!found.is_empty(), "seed {i}: no table");
         for f in &found {
             let t = f.table.as_ref().unwrap_or_else(|e| panic!("seed {i}: {e}"));
-            assert!(t.digest_ok() && t.count == 4, "seed {i}");
+            assert!(t.digest_ok() && t.count == 5, "seed {i}");
         }
         exercise(s);
     }

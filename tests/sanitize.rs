@@ -46,6 +46,8 @@ fn module(name: &str, data: &[u8], package: bool, origin: Option<&str>) -> Modul
         data: data.to_vec().into(),
         package,
         origin: origin.map(str::to_string),
+        // `/`-named entries are data files (format::FLAG_DATA).
+        data_file: name.starts_with('/'),
     }
 }
 
@@ -66,6 +68,8 @@ fn bases() -> Vec<(Vec<u8>, Endian)> {
             module("ab", b"\xe3bb", false, None),
             module("_alias", b"\xe3aaaa", false, Some("a")),
             module("z\u{e9}", b"", false, None),
+            module("/a/data.txt", b"data", false, None),
+            module("/a/sub/x", b"", false, None),
         ],
         (0..40)
             .map(|i| {

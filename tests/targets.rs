@@ -973,8 +973,11 @@ fn macho_target(mac: &Mac) {
             vec![(0, info.size, info.digest.clone())]
         );
         let nm = stdout(Command::new("llvm-nm").arg("-m").arg(&exe));
+        // Hidden by default (private extern): kept in the link, not exported.
         assert!(
-            nm.contains(&format!("(__TEXT,__objfreeze) external _{SYM}\n")),
+            nm.contains(&format!(
+                "(__TEXT,__objfreeze) non-external (was a private external) _{SYM}\n"
+            )),
             "{nm}"
         );
         let got = tables(&exe, inputs);
@@ -1315,7 +1318,9 @@ fn linked_tables_macho_link() {
             let nm = stdout(Command::new("llvm-nm").arg("-m").arg(&exe));
             for n in ["stdlib", "app", "plugins"] {
                 assert!(
-                    nm.contains(&format!("(__TEXT,__objfreeze) external _{n}_modules\n")),
+                    nm.contains(&format!(
+                        "(__TEXT,__objfreeze) non-external (was a private external) _{n}_modules\n"
+                    )),
                     "{nm}"
                 );
             }

@@ -155,6 +155,8 @@ static void ofz_skip_names(ofz_installed *in, const struct _frozen *p) {
     }
 }
 
+static void ofz_skip_data(ofz_installed *in);
+
 /* Decide, for table k, which entries are not installed. The bootstrap
    modules are never taken from a table: they already ran. */
 static void ofz_compute_skips(size_t k, unsigned flags) {
@@ -162,6 +164,7 @@ static void ofz_compute_skips(size_t k, unsigned flags) {
     ofz_installed *in = &g_tables[k];
     const objfreeze_table *t = in->table;
     memset(in->skip, 0, (t->count + 7) / 8);
+    ofz_skip_data(in);
     for (size_t i = 0; i < sizeof bootstrap / sizeof bootstrap[0]; i++) {
         const objfreeze_entry *e = objfreeze_find(t, bootstrap[i]);
         if (e) ofz_set_skip(in, e);
@@ -345,6 +348,8 @@ static int ofz_add_method(PyObject *ns, PyMethodDef *def) {
     return r;
 }
 
+static int ofz_add_data_methods(PyObject *ns, PyObject *base);
+
 /* _frozen_importlib_external's spec_from_file_location, and a
    SourceFileLoader subclass whose get_code() returns the frozen code: every
    other method (get_source, get_filename, get_data, is_package,
@@ -364,6 +369,7 @@ static int ofz_finder_ready(ofz_finder *self) {
     if (self->spec_from_file_location == NULL || self->module_spec == NULL || base == NULL) goto fail;
     if ((ns = PyDict_New()) == NULL || ofz_add_method(ns, &ofz_get_code_def) < 0 || ofz_add_method(ns, &ofz_eq_def) < 0)
         goto fail;
+    if (ofz_add_data_methods(ns, base) < 0) goto fail;
     /* Defining __eq__ would drop the inherited __hash__. */
     if ((hash = PyObject_GetAttrString(base, "__hash__")) == NULL || PyDict_SetItemString(ns, "__hash__", hash) < 0)
         goto fail;
@@ -489,10 +495,14 @@ static void ofz_finder_dealloc(PyObject *op) {
     Py_TYPE(op)->tp_free(op);
 }
 
+static PyObject *ofz_finder_find_distributions(PyObject *self, PyObject *args, PyObject *kw);
+
 static PyMethodDef ofz_finder_methods[] = {
     {"find_spec", (PyCFunction)(void (*)(void))ofz_finder_find_spec, METH_VARARGS | METH_KEYWORDS,
      "A spec for a module of the linked objfreeze tables, with its source path as origin."},
     {"invalidate_caches", ofz_finder_invalidate_caches, METH_NOARGS, "Nothing to invalidate."},
+    {"find_distributions", (PyCFunction)(void (*)(void))ofz_finder_find_distributions, METH_VARARGS | METH_KEYWORDS,
+     "importlib.metadata distributions frozen in the linked tables (their *.dist-info as data entries)."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject ofz_finder_type = {
@@ -798,3 +808,449 @@ __attribute__((constructor)) static void objfreeze_cpython_auto(void) {
 #endif
 }
 #endif
+
+/* ---- data entries: importlib.resources, pkgutil.get_data, metadata ------ */
+
+/* A table built with `objfreeze build --site-packages` also holds data
+   entries (objfreeze.h, flag bit 2): package data files and *.dist-info
+   metadata, named by their path with a leading '/'. A module from a table
+   that holds data entries takes its resources from the table: the loader's
+   get_data() and get_resource_reader() and the finder's
+   find_distributions() serve them, so importlib.resources, pkgutil.get_data
+   and importlib.metadata work with the installed files deleted. Modules
+   from tables without data (a --stdlib or --tree table) keep the stock
+   methods, which read the source directory.
+
+   The Traversable, the resource reader and the Distribution subclass are
+   Python classes deriving from importlib's own ABCs, so they are written in
+   Python (below) and compiled on the first request, into the module
+   objfreeze._data in sys.modules; they call back into four C functions for
+   the tables. A python whose tables hold no data never compiles them. */
+
+/* Data entries are never modules: not in the struct _frozen array, not
+   found by find_spec. */
+static void ofz_skip_data(ofz_installed *in) {
+    for (uint32_t i = 0; i < in->table->count; i++) {
+        const objfreeze_entry *e = objfreeze_entry_at(in->table, i);
+        if (objfreeze_entry_is_data(e)) ofz_set_skip(in, e);
+    }
+}
+
+/* Does table t hold any data entry? They sort together from "/" on. */
+static int ofz_table_has_data(const objfreeze_table *t) {
+    for (uint32_t i = objfreeze_lower_bound(t, "/"); i < t->count; i++) {
+        const objfreeze_entry *e = objfreeze_entry_at(t, i);
+        if (objfreeze_entry_name(t, e)[0] != '/') break;
+        if (objfreeze_entry_is_data(e)) return 1;
+    }
+    return 0;
+}
+
+static int ofz_any_data(void) {
+    for (size_t k = 0; k < g_ntables; k++)
+        if (ofz_table_has_data(g_tables[k].table)) return 1;
+    return 0;
+}
+
+/* _get(name): the bytes of data entry `name` (the first table holding it), or None. */
+static PyObject *ofz_py_get(PyObject *unused, PyObject *arg) {
+    const char *name;
+    (void)unused;
+    if (!PyUnicode_Check(arg)) return PyErr_Format(PyExc_TypeError, "objfreeze: a data name is a str");
+    if ((name = PyUnicode_AsUTF8(arg)) == NULL) return NULL;
+    for (size_t k = 0; k < g_ntables; k++) {
+        const objfreeze_table *t = g_tables[k].table;
+        const objfreeze_entry *e = objfreeze_find(t, name);
+        if (e != NULL && objfreeze_entry_is_data(e))
+            return PyBytes_FromStringAndSize((const char *)objfreeze_entry_data(t, e), (Py_ssize_t)e->data_size);
+    }
+    Py_RETURN_NONE;
+}
+
+/* _names(prefix, kind): the names starting with `prefix` of every data entry
+   (kind 0), or of every package in a table holding data (kind 1), sorted
+   per table, each once. */
+static PyObject *ofz_py_names(PyObject *unused, PyObject *args) {
+    const char *prefix;
+    int kind;
+    size_t plen;
+    PyObject *seen, *list;
+    (void)unused;
+    if (!PyArg_ParseTuple(args, "si:_names", &prefix, &kind)) return NULL;
+    plen = strlen(prefix);
+    if ((seen = PySet_New(NULL)) == NULL) return NULL;
+    if ((list = PyList_New(0)) == NULL) goto fail;
+    for (size_t k = 0; k < g_ntables; k++) {
+        const objfreeze_table *t = g_tables[k].table;
+        if (kind == 1 && !ofz_table_has_data(t)) continue;
+        for (uint32_t i = objfreeze_lower_bound(t, prefix); i < t->count; i++) {
+            const objfreeze_entry *e = objfreeze_entry_at(t, i);
+            const char *n = objfreeze_entry_name(t, e);
+            PyObject *s;
+            int r;
+            if (strncmp(n, prefix, plen) != 0) break;
+            if (kind == 0 ? !objfreeze_entry_is_data(e) : !objfreeze_entry_is_package(e)) continue;
+            if ((s = PyUnicode_FromStringAndSize(n, (Py_ssize_t)e->name_len)) == NULL) goto fail;
+            r = PySet_Contains(seen, s);
+            if (r == 0) r = PySet_Add(seen, s) < 0 || PyList_Append(list, s) < 0 ? -1 : 0;
+            Py_DECREF(s);
+            if (r < 0) goto fail;
+        }
+    }
+    Py_DECREF(seen);
+    return list;
+fail:
+    Py_DECREF(seen);
+    Py_XDECREF(list);
+    return NULL;
+}
+
+/* _owns(modname): is the module served from a table that holds data? */
+static PyObject *ofz_py_owns(PyObject *unused, PyObject *arg) {
+    const objfreeze_table *t = NULL;
+    const char *name;
+    (void)unused;
+    if (!PyUnicode_Check(arg)) Py_RETURN_FALSE;
+    if ((name = PyUnicode_AsUTF8(arg)) == NULL) return NULL;
+    return PyBool_FromLong(ofz_lookup(name, &t) != NULL && ofz_table_has_data(t));
+}
+
+/* _is_package(modname): a package served from a table that holds data? */
+static PyObject *ofz_py_is_package(PyObject *unused, PyObject *arg) {
+    const objfreeze_table *t = NULL;
+    const objfreeze_entry *e;
+    const char *name;
+    (void)unused;
+    if (!PyUnicode_Check(arg)) Py_RETURN_FALSE;
+    if ((name = PyUnicode_AsUTF8(arg)) == NULL) return NULL;
+    e = ofz_lookup(name, &t);
+    return PyBool_FromLong(e != NULL && objfreeze_entry_is_package(e) && ofz_table_has_data(t));
+}
+
+static PyMethodDef ofz_py_c_defs[] = {
+    {"_get", ofz_py_get, METH_O, NULL},
+    {"_names", ofz_py_names, METH_VARARGS, NULL},
+    {"_owns", ofz_py_owns, METH_O, NULL},
+    {"_is_package", ofz_py_is_package, METH_O, NULL},
+    {NULL, NULL, 0, NULL}};
+
+/* The Python half, as short literals (C99 promises only 4095-byte ones). */
+static const char *const ofz_py_source[] = {
+    "# Serves the data entries of objfreeze tables to importlib.resources,\n",
+    "# pkgutil.get_data and importlib.metadata. Run once per interpreter, on the\n",
+    "# first such request; _get, _names, _owns and _is_package are the C side.\n",
+    "import io\n",
+    "import os\n",
+    "import sys\n",
+    "\n",
+    "\n",
+    "def _pkg_dir(loader, fullname):\n",
+    "    # The data name of the directory holding a module's files: its package's.\n",
+    "    pkg = fullname if loader.is_package(fullname) else fullname.rpartition('.')[0]\n",
+    "    return '/' + pkg.replace('.', '/') if pkg else ''\n",
+    "\n",
+    "\n",
+    "def _traversable_base():\n",
+    "    try:\n",
+    "        from importlib.resources.abc import Traversable\n",
+    "    except ImportError:\n",
+    "        try:\n",
+    "            from importlib.abc import Traversable\n",
+    "        except ImportError:\n",
+    "            return object\n",
+    "    return Traversable\n",
+    "\n",
+    "\n",
+    "class TableFile(_traversable_base()):\n",
+    "    \"\"\"A file or directory of the data entries in the linked objfreeze tables.\"\"\"\n",
+    "\n",
+    "    def __init__(self, at):\n",
+    "        self._at = at\n",
+    "\n",
+    "    def __repr__(self):\n",
+    "        return 'objfreeze.TableFile(%r)' % (self._at or '/')\n",
+    "\n",
+    "    def __eq__(self, other):\n",
+    "        return isinstance(other, TableFile) and other._at == self._at\n",
+    "\n",
+    "    def __hash__(self):\n",
+    "        return hash(self._at)\n",
+    "\n",
+    "    @property\n",
+    "    def name(self):\n",
+    "        return self._at.rpartition('/')[2]\n",
+    "\n",
+    "    def _kids(self):\n",
+    "        pre = self._at + '/'\n",
+    "        kids = {}\n",
+    "        for n in _names(pre, 0):\n",
+    "            kids[n[len(pre):].partition('/')[0]] = None\n",
+    "        # Subpackages are directories too, data or not.\n",
+    "        mod = self._at[1:].replace('/', '.') + '.' if self._at else ''\n",
+    "        for n in _names(mod, 1):\n",
+    "            if '.' not in n[len(mod):]:\n",
+    "                kids[n[len(mod):]] = None\n",
+    "        return sorted(kids)\n",
+    "\n",
+    "    def _is_package_dir(self):\n",
+    "        return self._at == '' or _is_package(self._at[1:].replace('/', '.'))\n",
+    "\n",
+    "    def is_file(self):\n",
+    "        return _get(self._at) is not None\n",
+    "\n",
+    "    def is_dir(self):\n",
+    "        return not self.is_file() and (self._is_package_dir() or bool(self._kids()))\n",
+    "\n",
+    "    def exists(self):\n",
+    "        return self.is_file() or self.is_dir()\n",
+    "\n",
+    "    def iterdir(self):\n",
+    "        if self.is_file():\n",
+    "            raise NotADirectoryError(20, 'Not a directory', self._at)\n",
+    "        kids = self._kids()\n",
+    "        if not kids and not self._is_package_dir():\n",
+    "            raise FileNotFoundError(2, 'No such file or directory in the objfreeze tables', self._at)\n",
+    "        return iter([TableFile(self._at + '/' + k) for k in kids])\n",
+    "\n",
+    "    def joinpath(self, *descendants):\n",
+    "        at = self._at\n",
+    "        for d in descendants:\n",
+    "            for part in os.fspath(d).replace('\\\\', '/').split('/'):\n",
+    "                if part == '..':\n",
+    "                    at = at.rpartition('/')[0]\n",
+    "                elif part not in ('', '.'):\n",
+    "                    at = at + '/' + part\n",
+    "        return TableFile(at)\n",
+    "\n",
+    "    def __truediv__(self, child):\n",
+    "        return self.joinpath(child)\n",
+    "\n",
+    "    def open(self, mode='r', *args, **kwargs):\n",
+    "        data = _get(self._at)\n",
+    "        if data is None:\n",
+    "            if self.is_dir():\n",
+    "                raise IsADirectoryError(21, 'Is a directory', self._at)\n",
+    "            raise FileNotFoundError(2, 'No such file or directory in the objfreeze tables', self._at)\n",
+    "        if mode in ('rb', 'br'):\n",
+    "            return io.BytesIO(data)\n",
+    "        if mode in ('r', 'rt', 'tr'):\n",
+    "            return io.TextIOWrapper(io.BytesIO(data), *args, **kwargs)\n",
+    "        raise ValueError('objfreeze data files open for reading only, not %r' % (mode,))\n",
+    "\n",
+    "    def read_bytes(self):\n",
+    "        with self.open('rb') as f:\n",
+    "            return f.read()\n",
+    "\n",
+    "    def read_text(self, encoding=None, errors=None):\n",
+    "        with self.open('r', encoding=encoding, errors=errors) as f:\n",
+    "            return f.read()\n",
+    "\n",
+    "\n",
+    "class TableReader:\n",
+    "    \"\"\"Resource reader of a package frozen with its data files.\"\"\"\n",
+    "\n",
+    "    def __init__(self, at):\n",
+    "        self._root = TableFile(at)\n",
+    "\n",
+    "    def files(self):\n",
+    "        return self._root\n",
+    "\n",
+    "    def open_resource(self, resource):\n",
+    "        return self._root.joinpath(resource).open('rb')\n",
+    "\n",
+    "    def resource_path(self, resource):\n",
+    "        # No file on disk: importlib.resources copies open_resource's bytes.\n",
+    "        raise FileNotFoundError(2, 'objfreeze data files have no path', resource)\n",
+    "\n",
+    "    def is_resource(self, path):\n",
+    "        return self._root.joinpath(path).is_file()\n",
+    "\n",
+    "    def contents(self):\n",
+    "        return iter([k.name for k in self._root.iterdir()])\n",
+    "\n",
+    "\n",
+    "for _c in (TableFile, TableReader):\n",
+    "    _c.__module__ = 'objfreeze'\n",
+    "\n",
+    "\n",
+    "def get_resource_reader(loader, base, fullname):\n",
+    "    if _owns(loader.name):\n",
+    "        return TableReader(_pkg_dir(loader, loader.name))\n",
+    "    return base.get_resource_reader(loader, fullname)\n",
+    "\n",
+    "\n",
+    "def get_data(loader, base, path):\n",
+    "    if _owns(loader.name) and isinstance(path, str):\n",
+    "        d = os.path.dirname(loader.path)\n",
+    "        p = os.path.normpath(path)\n",
+    "        if p.startswith(d + os.sep):\n",
+    "            data = _get(_pkg_dir(loader, loader.name) + '/' + p[len(d) + 1:].replace(os.sep, '/'))\n",
+    "            if data is not None:\n",
+    "                return data\n",
+    "    return base.get_data(loader, path)\n",
+    "\n",
+    "\n",
+    "def _norm(name):\n",
+    "    import re\n",
+    "    return re.sub(r'[-_.]+', '_', name).lower()\n",
+    "\n",
+    "\n",
+    "_infos = None\n",
+    "_dist_class = None\n",
+    "\n",
+    "\n",
+    "def _dist_infos():\n",
+    "    global _infos\n",
+    "    if _infos is None:\n",
+    "        seen = {}\n",
+    "        for n in _names('/', 0):\n",
+    "            top = n[1:].partition('/')[0]\n",
+    "            if top.endswith('.dist-info') or top.endswith('.egg-info'):\n",
+    "                seen[top] = None\n",
+    "        _infos = list(seen)\n",
+    "    return _infos\n",
+    "\n",
+    "\n",
+    "def _distribution_class():\n",
+    "    global _dist_class\n",
+    "    if _dist_class is None:\n",
+    "        import importlib.metadata as md\n",
+    "\n",
+    "        class TableDistribution(md.Distribution):\n",
+    "            \"\"\"A distribution whose metadata directory is frozen in a table.\"\"\"\n",
+    "\n",
+    "            def __init__(self, info):\n",
+    "                self._info = info\n",
+    "\n",
+    "            def __repr__(self):\n",
+    "                return '<objfreeze.TableDistribution %s>' % self._info\n",
+    "\n",
+    "            def read_text(self, filename):\n",
+    "                data = _get('/' + self._info + '/' + os.fspath(filename))\n",
+    "                return None if data is None else data.decode('utf-8')\n",
+    "\n",
+    "            def locate_file(self, path):\n",
+    "                return TableFile('').joinpath(path)\n",
+    "\n",
+    "        TableDistribution.__module__ = 'objfreeze'\n",
+    "        _dist_class = TableDistribution\n",
+    "    return _dist_class\n",
+    "\n",
+    "\n",
+    "def find_distributions(context=None):\n",
+    "    import importlib.metadata as md\n",
+    "    if context is None:\n",
+    "        context = md.DistributionFinder.Context()\n",
+    "    # Frozen distributions live on no directory: they answer the default\n",
+    "    # search (sys.path), not a search of given directories.\n",
+    "    if context.path is not sys.path:\n",
+    "        return iter(())\n",
+    "    want = None if context.name is None else _norm(context.name)\n",
+    "    cls = _distribution_class()\n",
+    "    return iter([cls(i) for i in _dist_infos()\n",
+    "                 if want is None or _norm(i.rpartition('.')[0].partition('-')[0]) == want])\n",
+};
+
+/* objfreeze._data of this interpreter: from sys.modules, else compiled now. */
+static PyObject *ofz_helper(void) {
+    PyObject *modules = PySys_GetObject("modules"), *m, *d, *code = NULL, *r = NULL;
+    size_t len = 1, at = 0, n = sizeof ofz_py_source / sizeof ofz_py_source[0];
+    char *src;
+    if (modules == NULL || !PyDict_Check(modules))
+        return PyErr_Format(PyExc_RuntimeError, "objfreeze: no sys.modules");
+    if ((m = PyDict_GetItemString(modules, "objfreeze._data")) != NULL) {
+        Py_INCREF(m);
+        return m;
+    }
+    for (size_t i = 0; i < n; i++) len += strlen(ofz_py_source[i]);
+    if ((src = (char *)malloc(len)) == NULL) return PyErr_NoMemory();
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(ofz_py_source[i]);
+        memcpy(src + at, ofz_py_source[i], l);
+        at += l;
+    }
+    src[at] = '\0';
+    if ((m = PyModule_New("objfreeze._data")) == NULL) goto done;
+    d = PyModule_GetDict(m);
+    if (PyDict_SetItemString(d, "__builtins__", PyEval_GetBuiltins()) < 0) goto fail;
+    for (PyMethodDef *def = ofz_py_c_defs; def->ml_name != NULL; def++) {
+        PyObject *fn = PyCFunction_New(def, NULL);
+        int bad = fn == NULL || PyDict_SetItemString(d, def->ml_name, fn) < 0;
+        Py_XDECREF(fn);
+        if (bad) goto fail;
+    }
+    if ((code = Py_CompileString(src, "<objfreeze data>", Py_file_input)) == NULL) goto fail;
+    if ((r = PyEval_EvalCode(code, d, d)) == NULL) goto fail;
+    if (PyDict_SetItemString(modules, "objfreeze._data", m) < 0) goto fail;
+    goto done;
+fail:
+    Py_CLEAR(m);
+done:
+    Py_XDECREF(code);
+    Py_XDECREF(r);
+    free(src);
+    return m;
+}
+
+/* Call objfreeze._data.<fn>(self, <the stock loader class>, arg), or just
+   the stock method when no table holds data. */
+static PyObject *ofz_loader_delegate(const char *fn, PyObject *args) {
+    PyObject *self, *arg, *base, *helper, *r;
+    if (!PyArg_ParseTuple(args, "OO", &self, &arg)) return NULL;
+    if ((base = PyObject_GetAttrString(self, "_objfreeze_stock")) == NULL) return NULL;
+    if (!ofz_any_data()) {
+        r = PyObject_CallMethod(base, fn, "OO", self, arg);
+    } else if ((helper = ofz_helper()) == NULL) {
+        r = NULL;
+    } else {
+        r = PyObject_CallMethod(helper, fn, "OOO", self, base, arg);
+        Py_DECREF(helper);
+    }
+    Py_DECREF(base);
+    return r;
+}
+
+static PyObject *ofz_loader_get_data(PyObject *unused, PyObject *args) {
+    (void)unused;
+    return ofz_loader_delegate("get_data", args);
+}
+
+static PyObject *ofz_loader_get_resource_reader(PyObject *unused, PyObject *args) {
+    (void)unused;
+    return ofz_loader_delegate("get_resource_reader", args);
+}
+
+static PyMethodDef ofz_get_data_def = {
+    "get_data", ofz_loader_get_data, METH_VARARGS,
+    "A file in the module's directory: from the table's data entries if the module's table holds data, else read."};
+static PyMethodDef ofz_get_resource_reader_def = {
+    "get_resource_reader", ofz_loader_get_resource_reader, METH_VARARGS,
+    "A reader over the table's data entries if the module's table holds data, else the stock reader."};
+
+static int ofz_add_data_methods(PyObject *ns, PyObject *base) {
+    /* The stock class the fallbacks call, recorded rather than taken from
+       type(self).__base__, which a subclass of the loader would change. */
+    if (PyDict_SetItemString(ns, "_objfreeze_stock", base) < 0) return -1;
+    if (ofz_add_method(ns, &ofz_get_data_def) < 0) return -1;
+    return ofz_add_method(ns, &ofz_get_resource_reader_def);
+}
+
+/* find_distributions(context=None): the frozen *.dist-info directories, for
+   importlib.metadata. The finder sits before PathFinder on sys.meta_path,
+   so a frozen distribution is found before one of the same name on disk. */
+static PyObject *ofz_finder_find_distributions(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"context", NULL};
+    PyObject *context = Py_None, *helper, *r;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:find_distributions", kwlist, &context)) return NULL;
+    if (!ofz_any_data()) {
+        PyObject *empty = PyTuple_New(0);
+        r = empty ? PyObject_GetIter(empty) : NULL;
+        Py_XDECREF(empty);
+        return r;
+    }
+    if ((helper = ofz_helper()) == NULL) return NULL;
+    r = PyObject_CallMethod(helper, "find_distributions", "O", context);
+    Py_DECREF(helper);
+    return r;
+}

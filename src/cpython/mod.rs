@@ -3,6 +3,9 @@
 //! interpreter. The core (format, objects) knows nothing of this.
 
 pub mod compile;
+pub mod frontend;
+pub mod lang;
 pub mod names;
 pub mod pyc;
+pub mod site;
 pub mod stdlib;

@@ -35,7 +35,8 @@ int main(void) {
     printf("sizeof header %u\nsizeof entry %u\n", (unsigned)sizeof(objfreeze_table), (unsigned)sizeof(objfreeze_entry));
     printf("const VERSION %u\nconst HEADER_SIZE %u\nconst ENTRY_SIZE %u\nconst ALIGN %u\n", OBJFREEZE_VERSION,
            OBJFREEZE_HEADER_SIZE, OBJFREEZE_ENTRY_SIZE, OBJFREEZE_ALIGN);
-    printf("const FLAG_PACKAGE %u\nconst FLAG_ALIAS %u\n", OBJFREEZE_FLAG_PACKAGE, OBJFREEZE_FLAG_ALIAS);
+    printf("const FLAG_PACKAGE %u\nconst FLAG_ALIAS %u\nconst FLAG_DATA %u\n", OBJFREEZE_FLAG_PACKAGE, OBJFREEZE_FLAG_ALIAS,
+           OBJFREEZE_FLAG_DATA);
     printf("const TAG_NONE %u\nconst TAG_CPYTHON %u\nconst TAG_LUA %u\n", OBJFREEZE_TAG_NONE, OBJFREEZE_TAG_CPYTHON,
            OBJFREEZE_TAG_LUA);
     return 0;

@@ -265,9 +265,10 @@ static void objfreeze_fork_init(void)
     for (s = 0; s < SECTIONS; s++) {
         const objfreeze_table *t = sections[s].table;
         section_base[s] = mods;
-        section_len[s] = objfreeze_count(t);
         for (i = 0; i < objfreeze_count(t); i++) {
             const objfreeze_entry *e = objfreeze_entry_at(t, i);
+            /* Data files (--site-packages tables) are no modules. */
+            if (objfreeze_entry_is_data(e)) continue;
             /* calloc left get_code (3.11, 3.12) NULL: the code is unmarshalled. */
             mods->name = objfreeze_entry_name(t, e);
             mods->code = objfreeze_entry_data(t, e);
@@ -286,6 +287,7 @@ static void objfreeze_fork_init(void)
                 al++;
             }
         }
+        section_len[s] = (size_t)(mods - section_base[s]);
         mods++; /* the zeroed sentinel */
     }
     qsort(al_start, aliases, sizeof *al_start, alias_cmp);
