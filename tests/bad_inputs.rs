@@ -504,14 +504,14 @@ fn python_cases(input: &Path, py: &Path) -> Vec<Case> {
     write(&input.join("ok.py"), b"x = 1\n");
     write(&input.join("syntax.py"), b"x = 1\ndef f(:\n    pass\n");
     write(&input.join("latin1.py"), b"s = '\xe9'\n");
-    // Is Python for the interpreter query; as the compiler worker, greets
-    // like one (3.11's magic) and dies partway through reading its first
-    // source: a crash mid-compile.
+    // Is Python for the interpreter query; as the compiler worker (run as
+    // a script named worker.py), greets like one (3.11's magic) and dies
+    // partway through reading its first source: a crash mid-compile.
     let crash = input.join("crashing-python");
     write(
         &crash,
         format!(
-            "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in *marshal.dumps*) printf 'OFZW\\247\\015\\015\\012'; head -c 3 >/dev/null; kill -9 $$;; esac; done\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in */worker.py) printf 'OFZW\\247\\015\\015\\012'; head -c 3 >/dev/null; kill -9 $$;; esac; done\nexec '{}' \"$@\"\n",
             py.display()
         )
         .as_bytes(),
