@@ -5,30 +5,12 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 
 /// Is `name` a dotted Python module name (`a`, `a.b_c`, `_x.y2`)?
-/// Returns why not.
+/// Returns why not. Python's rules are the core's dotted-name rules: not
+/// every importable name is an identifier (the stdlib has
+/// `_sysconfigdata__linux_x86_64-linux-gnu`), so only what no import could
+/// name is refused.
 pub fn check_module_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("it is empty".into());
-    }
-    if name.bytes().any(|b| b == 0) {
-        return Err("it contains a NUL byte".into());
-    }
-    for part in name.split('.') {
-        if part.is_empty() {
-            return Err(if name.starts_with('.') {
-                "it starts with a dot (relative names cannot be frozen)".into()
-            } else {
-                "it has an empty component (`..` or a trailing dot)".into()
-            });
-        }
-        // Not every importable name is an identifier (the stdlib has
-        // `_sysconfigdata__linux_x86_64-linux-gnu`); refuse only what no
-        // import could name.
-        if part.contains(['/', '\\']) || part.chars().any(char::is_whitespace) {
-            return Err(format!("`{part}` holds a path separator or whitespace"));
-        }
-    }
-    Ok(())
+    crate::lang::check_dotted_name(name)
 }
 
 /// `str.isidentifier()`, approximated: a letter or `_`, then letters, digits or `_`.
