@@ -46,10 +46,12 @@ fn can_configure() -> bool {
 }
 
 fn script(mode: &str) -> PathBuf {
-    let out = run(Command::new(repo().join("scripts/cpython-configure-tree.sh"))
-        .arg(mode)
-        .arg(tarball())
-        .env("OBJFREEZE", env!("CARGO_BIN_EXE_objfreeze")));
+    let out = run(
+        Command::new(repo().join("scripts/cpython-configure-tree.sh"))
+            .arg(mode)
+            .arg(tarball())
+            .env("OBJFREEZE", env!("CARGO_BIN_EXE_objfreeze")),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     PathBuf::from(text.lines().last().expect("a path on stdout").trim())
 }
@@ -174,6 +176,11 @@ fn real_configure_ac_with_objfreeze_switch() {
         return;
     }
     let src = script("tree");
+    let help = stdout(Command::new(src.join("configure")).arg("--help"));
+    assert!(
+        help.contains("--with-objfreeze[=yes|no|auto|PATH]"),
+        "configure --help does not offer the option:\n{help}"
+    );
     let dir = tempdir();
     let bin = tool_dir(dir.path(), "objfreeze");
     let without = path_without_tool();
@@ -361,18 +368,36 @@ fn with_objfreeze_path_forms() {
     let b = dir.path().join("b");
     std::fs::create_dir_all(&b).unwrap();
     assert_eq!(
-        toy(&d, &b, &without, &["--with-objfreeze=../bin/objfreeze-dev"], &[]),
+        toy(
+            &d,
+            &b,
+            &without,
+            &["--with-objfreeze=../bin/objfreeze-dev"],
+            &[]
+        ),
         (true, yes(&b.join("../bin/objfreeze-dev")))
     );
     // A program name, found on PATH.
     assert_eq!(
-        toy(&d, &d, &with_named, &["--with-objfreeze=objfreeze-dev"], &[]),
+        toy(
+            &d,
+            &d,
+            &with_named,
+            &["--with-objfreeze=objfreeze-dev"],
+            &[]
+        ),
         (true, yes(&bin.join("objfreeze-dev")))
     );
     // Named but missing, or not running: configure fails and says why.
     let (ok, out) = toy(&d, &d, &without, &["--with-objfreeze=objfreeze-dev"], &[]);
     assert!(!ok && out.contains("configure: error: --with-objfreeze=objfreeze-dev: expected yes, no or auto, or the objfreeze tool (a path, or a program on PATH), but there is no program objfreeze-dev on PATH"), "{out}");
-    let (ok, out) = toy(&d, &d, &without, &["--with-objfreeze=/no/such/objfreeze"], &[]);
+    let (ok, out) = toy(
+        &d,
+        &d,
+        &without,
+        &["--with-objfreeze=/no/such/objfreeze"],
+        &[],
+    );
     assert!(
         !ok && out.contains(
             "configure: error: --with-objfreeze=/no/such/objfreeze: /no/such/objfreeze does not run"
@@ -456,7 +481,10 @@ fn pgo_build_with_objfreeze() {
         "import _imp; print('\\n'.join(_imp._frozen_module_names()))",
     ]));
     let frozen: BTreeSet<String> = said.lines().map(str::to_string).collect();
-    assert_eq!(frozen, in_tables, "python's frozen modules are not the tables'");
+    assert_eq!(
+        frozen, in_tables,
+        "python's frozen modules are not the tables'"
+    );
     assert!(frozen.contains("_frozen_importlib") && frozen.contains("__hello__"));
     // The stock arrays are not linked: libpython's frozen.o was swapped out.
     let nm = stdout(Command::new("nm").arg(&python));
@@ -493,11 +521,19 @@ fn pgo_build_with_objfreeze() {
         b.join("Python/objfreeze/frozen.gcda").is_file(),
         "no profile for objfreeze's frozen.c"
     );
-    let frozen_use = log
-        .lines()
-        .filter(|l| l.contains("fork/frozen.c") && l.contains("-fprofile-use"))
-        .count();
-    assert_eq!(frozen_use, 1, "frozen.c not rebuilt with the profile");
+    // cpython.mk's compile command spans lines (backslash-newline).
+    let joined = log.replace("\\\n", " ");
+    let frozen_cc = |flag: &str| {
+        joined
+            .lines()
+            .filter(|l| l.contains("fork/frozen.c") && l.contains(flag))
+            .count()
+    };
+    assert_eq!(
+        (frozen_cc("-fprofile-generate"), frozen_cc("-fprofile-use")),
+        (1, 1),
+        "frozen.c not compiled once instrumented and once with the profile"
+    );
     let gcda = count_files(&b, "gcda");
     assert!(gcda > 100, "only {gcda} .gcda files in {}", b.display());
     let cfg = stdout(Command::new(&python).current_dir(&b).args([
