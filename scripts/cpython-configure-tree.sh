@@ -13,7 +13,7 @@
 # TARBALL defaults to ../shared/cpython-src/Python-3.14.7.tar.xz. The tree is
 # $OBJFREEZE_CPYTHON_CONFIGURE (default target/cpython-configure)/DIGEST/src,
 # DIGEST the first 16 hex digits of the tarball's sha256. What the tree gets
-# (the edit a fork would commit):
+# (the source edit a fork makes; see the AC_PREREQ note for configure):
 # - configure.ac: `m4_include([objfreeze.m4])` and `OBJFREEZE_CHECK` after
 #   the --enable-optimizations block (so the macro sees enable_optimizations),
 #   before PROFILE_TASK; AC_PREREQ 2.72 lowered to 2.71, because Debian 12
