@@ -461,7 +461,7 @@ fn check_target(t: &Target) {
             *by_name.entry(c.name.as_str()).or_default() += 1;
         }
         let mut top: Vec<(&str, usize)> = by_name.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1));
+        top.sort_by_key(|e| std::cmp::Reverse(e.1));
         eprintln!(
             "{} ({label}): {} modules loaded, {frozen} frozen; {} syscalls, {} on files, 0 on .py/.pyc/.so; \
              {} under PYTHONHOME:\n  {}\n  most frequent: {:?}",
