@@ -259,10 +259,7 @@ fn check_target(t: &Target) {
     .unwrap();
     let inspect = inspect_json(&exe);
     let tables = inspect["tables"].as_array().unwrap();
-    let symbols: Vec<&str> = tables
-        .iter()
-        .map(|t| t["symbol"].as_str().unwrap())
-        .collect();
+    let symbols = table_symbols(&exe);
     assert_eq!(
         symbols,
         [

@@ -113,13 +113,7 @@ fn objfreeze_build_serves_what_stock_serves() {
     for v in VERSIONS {
         let stock = build(v, "stock");
         let ofz = build(v, "objfreeze");
-        let tables = inspect_json(&ofz.python);
-        let symbols: Vec<&str> = tables["tables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["symbol"].as_str().unwrap())
-            .collect();
+        let symbols = table_symbols(&ofz.python);
         assert_eq!(
             symbols,
             [
@@ -130,10 +124,7 @@ fn objfreeze_build_serves_what_stock_serves() {
             "{v}"
         );
         assert!(
-            inspect_json(&stock.python)["tables"]
-                .as_array()
-                .unwrap()
-                .is_empty(),
+            table_symbols(&stock.python).is_empty(),
             "{v}: the stock build has no objfreeze table"
         );
         // The C arrays are gone: stock frozen.o pulls in one _Py_M__*

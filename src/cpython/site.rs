@@ -154,32 +154,7 @@ fn package_data(
     out: &mut Walked,
     skipped_ext: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    for (entry, path, is_dir) in sorted_entries(dir)? {
-        let r = format!("{rel}/{entry}");
-        if LAYOUT.skip_dirs.contains(&entry.as_str()) || filter.excluded(&r, None) {
-            continue;
-        }
-        if is_dir {
-            if !path.join("__init__.py").is_file() {
-                data_files(
-                    &path,
-                    &format!("{name}/{entry}"),
-                    &r,
-                    filter,
-                    out,
-                    skipped_ext,
-                )?;
-            }
-        } else if is_extension(&entry) {
-            skipped_ext.push(path);
-        } else if !entry.ends_with(".py") && !entry.ends_with(".pyc") {
-            out.data.push(DataSpec {
-                name: format!("{name}/{entry}"),
-                path,
-            });
-        }
-    }
-    Ok(())
+    walk_data(dir, name, rel, true, filter, out, skipped_ext)
 }
 
 /// Every file under `dir` as data (metadata directories, a package's data
@@ -193,27 +168,34 @@ fn data_files(
     skipped_ext: &mut Vec<PathBuf>,
 ) -> Result<()> {
     out.dirs.push(dir.to_path_buf());
+    walk_data(dir, name, rel, false, filter, out, skipped_ext)
+}
+
+/// The one walk behind both: `in_package` leaves subpackages and module
+/// sources to the module walk; extension modules are never data.
+fn walk_data(
+    dir: &Path,
+    name: &str,
+    rel: &str,
+    in_package: bool,
+    filter: &Filter,
+    out: &mut Walked,
+    skipped_ext: &mut Vec<PathBuf>,
+) -> Result<()> {
     for (entry, path, is_dir) in sorted_entries(dir)? {
         let r = format!("{rel}/{entry}");
         if LAYOUT.skip_dirs.contains(&entry.as_str()) || filter.excluded(&r, None) {
             continue;
         }
+        let child = format!("{name}/{entry}");
         if is_dir {
-            data_files(
-                &path,
-                &format!("{name}/{entry}"),
-                &r,
-                filter,
-                out,
-                skipped_ext,
-            )?;
+            if !(in_package && path.join("__init__.py").is_file()) {
+                data_files(&path, &child, &r, filter, out, skipped_ext)?;
+            }
         } else if is_extension(&entry) {
             skipped_ext.push(path);
-        } else {
-            out.data.push(DataSpec {
-                name: format!("{name}/{entry}"),
-                path,
-            });
+        } else if !(in_package && (entry.ends_with(".py") || entry.ends_with(".pyc"))) {
+            out.data.push(DataSpec { name: child, path });
         }
     }
     Ok(())

@@ -132,6 +132,16 @@ pub fn inspect_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&s).unwrap()
 }
 
+/// The table symbols `objfreeze inspect` finds in a file, in order.
+pub fn table_symbols(path: &Path) -> Vec<String> {
+    inspect_json(path)["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["symbol"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Where an installed CPython keeps what a relink needs.
 pub struct Install {
     pub python: PathBuf,
