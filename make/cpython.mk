@@ -91,6 +91,17 @@
 #                                3.12 (startup as fast as stock). Default:
 #                                yes if the Makefile has DEEPFREEZE_OBJS
 #                                (3.11, 3.12), else empty.
+#   OBJFREEZE_CPYTHON_DEEP       yes: the bootstrap and stdlib tables are also
+#                                deep-frozen (`objfreeze cpython-deep`): their
+#                                modules linked in as static code objects,
+#                                laid out from a probe compiled with $(CC)
+#                                and the core flags (so cross builds work),
+#                                finished at each module's first import
+#                                instead of unmarshalled. Python/import.c is
+#                                compiled from a copy with one call swapped
+#                                (unmarshal_frozen_code asks frozen.c first).
+#                                CPython 3.14 only; other versions get a
+#                                warning and marshal data. Default: empty.
 #   OBJFREEZE_CPYTHON_CFLAGS     Extra flags for compiling frozen.c.
 #   OBJFREEZE, OBJFREEZE_TARGET, OBJFREEZE_TOOL_DEP, ...  See objfreeze.mk
 #                                (a cross build sets OBJFREEZE_TARGET to the
@@ -98,7 +109,9 @@
 #                                the modules arrive as .pyc files.
 #
 # Set here:
-#   OBJFREEZE_CPYTHON_OBJS       The four objects added to LIBRARY_OBJS.
+#   OBJFREEZE_CPYTHON_OBJS       The four objects added to LIBRARY_OBJS (seven
+#                                with OBJFREEZE_CPYTHON_DEEP: the two blobs
+#                                and import.o, which replaces Python/import.o).
 # Targets: objfreeze-cpython (just those objects), objfreeze-cpython-clean.
 
 ifndef objfreeze__cpython_included
@@ -130,6 +143,9 @@ OBJFREEZE_CPYTHON_STDLIB_EXCLUDE ?= test tests idle_test idlelib tkinter turtled
   site-packages __hello__* __phello__*
 OBJFREEZE_CPYTHON_DEEPFREEZE ?= $(if $(strip $(DEEPFREEZE_OBJS)),yes)
 OBJFREEZE_CPYTHON_CFLAGS ?=
+OBJFREEZE_CPYTHON_DEEP ?=
+objfreeze__cpy_deep := $(if $(filter yes,$(OBJFREEZE_CPYTHON_DEEP)),$(if $(filter 3.14,$(VERSION)),yes,$(warning \
+  objfreeze: OBJFREEZE_CPYTHON_DEEP=yes: deep freezing knows CPython 3.14's objects, this is $(VERSION); modules stay marshalled)))
 
 objfreeze__cpy_fork := $(objfreeze__cpy_make)/../cbindings/cpython/fork
 objfreeze__cpy_cbind := $(objfreeze__cpy_make)/../cbindings
@@ -196,15 +212,42 @@ $(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__
 	$(CC) -c $(PY_CORE_CFLAGS) -I$(objfreeze__cpy_cbind) -I$(objfreeze__cpy_fork) \
 	  $(if $(strip $(OBJFREEZE_CPYTHON_MAGIC)),-DOBJFREEZE_CPYTHON_MAGIC=$(strip $(OBJFREEZE_CPYTHON_MAGIC))) \
 	  $(if $(filter yes,$(OBJFREEZE_CPYTHON_DEEPFREEZE)),-DOBJFREEZE_DEEPFREEZE) \
+	  $(if $(objfreeze__cpy_deep),-DOBJFREEZE_DEEP) \
 	  $(OBJFREEZE_CPYTHON_CFLAGS) -o $@ $<
 
 OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o $(OBJFREEZE_CPYTHON_DIR)/bootstrap.o \
   $(OBJFREEZE_CPYTHON_DIR)/stdlib.o $(OBJFREEZE_CPYTHON_DIR)/test.o
+objfreeze__cpy_replaced := Python/frozen.o
+
+ifeq ($(objfreeze__cpy_deep),yes)
+$(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/objfreeze_deep.h
+# The layout probe: compiled, never run, so a cross compiler serves too.
+$(OBJFREEZE_CPYTHON_DIR)/layout.o: $(objfreeze__cpy_fork)/objfreeze_layout.c pyconfig.h
+	@mkdir -p $(@D)
+	$(CC) -c $(PY_CORE_CFLAGS) -o $@ $<
+$(OBJFREEZE_CPYTHON_DIR)/%-deep.o: $(OBJFREEZE_CPYTHON_DIR)/%.o $(OBJFREEZE_CPYTHON_DIR)/layout.o $(OBJFREEZE_TOOL_DEP)
+	$(OBJFREEZE) cpython-deep $(if $(strip $(OBJFREEZE_TARGET)),--target $(OBJFREEZE_TARGET)) \
+	  --layout $(OBJFREEZE_CPYTHON_DIR)/layout.o $< -o $@
+# import.c with unmarshal_frozen_code's one unmarshal call going through
+# frozen.c; the build stops if that call is not found exactly once.
+$(OBJFREEZE_CPYTHON_DIR)/import.c: $(srcdir)/Python/import.c
+	@mkdir -p $(@D)
+	sed 's/PyMarshal_ReadObjectFromString(info->data, info->size)/_PyObjfreeze_ReadFrozen(info->data, info->size)/' $< >$@.tmp
+	@test "$$(grep -c '_PyObjfreeze_ReadFrozen(info->data, info->size)' $@.tmp)" = 1 || \
+	  { echo "$<: no unmarshal_frozen_code call to swap: this import.c is not 3.14's" >&2; rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+$(OBJFREEZE_CPYTHON_DIR)/import.o: $(OBJFREEZE_CPYTHON_DIR)/import.c $(objfreeze__cpy_fork)/objfreeze_fork.h
+	$(CC) -c $(PY_CORE_CFLAGS) -I$(srcdir)/Python -include $(objfreeze__cpy_fork)/objfreeze_fork.h -o $@ $<
+OBJFREEZE_CPYTHON_OBJS += $(OBJFREEZE_CPYTHON_DIR)/bootstrap-deep.o $(OBJFREEZE_CPYTHON_DIR)/stdlib-deep.o \
+  $(OBJFREEZE_CPYTHON_DIR)/import.o
+objfreeze__cpy_replaced += Python/import.o
+endif
 
 # LIBRARY_OBJS stays recursively expanded (it names variables set later in
-# CPython's Makefile); only Python/frozen.o is swapped for our objects.
+# CPython's Makefile); only Python/frozen.o (and with deep freezing
+# Python/import.o) is swapped for our objects.
 $(eval objfreeze__cpy_library_objs = $(value LIBRARY_OBJS))
-LIBRARY_OBJS = $(filter-out Python/frozen.o,$(objfreeze__cpy_library_objs)) $(OBJFREEZE_CPYTHON_OBJS)
+LIBRARY_OBJS = $(filter-out $(objfreeze__cpy_replaced),$(objfreeze__cpy_library_objs)) $(OBJFREEZE_CPYTHON_OBJS)
 
 .PHONY: objfreeze-cpython objfreeze-cpython-clean
 objfreeze-cpython: $(OBJFREEZE_CPYTHON_OBJS)

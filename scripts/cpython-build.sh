@@ -13,6 +13,8 @@
 #                     CPython's frozen modules come from objfreeze tables
 #          stdlib     as objfreeze, with OBJFREEZE_CPYTHON_WHOLE_STDLIB=yes:
 #                     the whole standard library frozen into the build
+#          deep       as stdlib, with OBJFREEZE_CPYTHON_DEEP=yes: the frozen
+#                     modules also linked in as static code objects (3.14)
 #
 # Trees live under $OBJFREEZE_CPYTHON_BUILDS (default target/cpython), one per
 # tarball digest and variant, so a second run with the same tarball reuses
@@ -26,7 +28,7 @@ die() { echo "cpython-build: $*" >&2; exit 1; }
 [ $# -ge 2 ] || die "usage: $0 VERSION VARIANT [CONFIGURE-ARGS...]"
 version=$1 variant=$2
 shift 2
-case "$variant" in stock | objfreeze | stdlib) ;; *) die "unknown variant '$variant' (stock, objfreeze, stdlib)" ;; esac
+case "$variant" in stock | objfreeze | stdlib | deep) ;; *) die "unknown variant '$variant' (stock, objfreeze, stdlib, deep)" ;; esac
 builds=${OBJFREEZE_CPYTHON_BUILDS:-$repo/target/cpython}
 jobs=${JOBS:-$(nproc)}
 mkdir -p "$builds/dl"
@@ -81,12 +83,14 @@ if [ ! -f "$vdir/.configured" ] || [ "$(cat "$vdir/.configured")" != "$stamp" ];
   [ -f "$src/Makefile.pre.in" ] || die "$tarball: not a CPython source tree (no Makefile.pre.in)"
   if [ "$variant" != stock ]; then
     # The one line a fork adds: right after LIBRARY_OBJS's definition.
-    awk -v mk="$repo/make/cpython.mk" -v whole="$([ "$variant" = stdlib ] && echo yes)" '
+    awk -v mk="$repo/make/cpython.mk" -v whole="$([ "$variant" != objfreeze ] && echo yes)" \
+      -v deep="$([ "$variant" = deep ] && echo yes)" '
       { print }
       /^LIBRARY_OBJS=/ { inlib = 1 }
       inlib && !/\\$/ {
         inlib = 0
         if (whole != "") print "OBJFREEZE_CPYTHON_WHOLE_STDLIB = yes"
+        if (deep != "") print "OBJFREEZE_CPYTHON_DEEP = yes"
         print "include " mk
         done = 1
       }

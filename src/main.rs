@@ -36,7 +36,48 @@ enum Cmd {
     Inspect(InspectArgs),
     Verify(VerifyArgs),
     Extract(ExtractArgs),
+    CpythonDeep(DeepArgs),
     Targets,
+}
+
+/// Deep-freeze a CPython table: its modules as static code objects.
+///
+/// Examples:
+///   cc -c $(PY_CORE_CFLAGS) cbindings/cpython/fork/objfreeze_layout.c -o layout.o
+///   objfreeze cpython-deep --layout layout.o stdlib.o -o stdlib-deep.o
+///
+/// Reads the one table in TABLE (an object objfreeze build wrote) and writes,
+/// for the CPython build the layout probe was compiled for, every module's
+/// code, str, bytes, tuple, int, float and complex constants as the C
+/// structures that build uses, into a writable data section under the
+/// symbol TABLE_SYMBOL_deep. The fork's frozen.c (-DOBJFREEZE_DEEP) serves
+/// imports from them; what only the running interpreter can do (interning,
+/// frozensets, code versions, quickening) happens at each module's first
+/// import. Modules that cannot be laid out stay marshalled, and are listed.
+/// A build the writer does not know (another CPython version, a debug or
+/// free-threaded build) gets an empty blob and a warning: every module then
+/// stays marshalled, as without deep freezing.
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct DeepArgs {
+    /// Object holding the table (output of `objfreeze build`).
+    table: PathBuf,
+    /// The layout probe (cbindings/cpython/fork/objfreeze_layout.c) compiled
+    /// with the CPython build's compiler and core CFLAGS.
+    #[arg(long, value_name = "OBJ")]
+    layout: PathBuf,
+    /// Object file to write (atomically).
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Target triple of the build. Default: the host.
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// Symbol of the blob. Default: the table's symbol with `_deep` appended.
+    #[arg(long, value_name = "NAME")]
+    symbol: Option<String>,
+    /// Print the modules left marshalled and why.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// Write an object file holding one table of modules.
@@ -446,6 +487,83 @@ fn cmd_extract(a: ExtractArgs) -> Result<()> {
     Ok(())
 }
 
+fn cmd_deep(a: DeepArgs) -> Result<()> {
+    use objfreeze::cpython::deep;
+    use objfreeze::objwrite::PointerTo;
+    let name = a.table.display().to_string();
+    let bytes = load(&a.table)?;
+    let found = objread::find_tables(&name, &bytes)?;
+    let [f] = found.as_slice() else {
+        bail!(
+            "{name}: {} tables in it; cpython-deep takes an object with one",
+            found.len()
+        );
+    };
+    let table = f
+        .table
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{name}: the table is unsound: {e}"))?;
+    let symbol = match (&a.symbol, f.symbols.first()) {
+        (Some(s), _) => s.clone(),
+        (None, Some(t)) => deep::format::blob_symbol(t),
+        (None, None) => bail!("{name}: the table has no symbol; name the blob with --symbol"),
+    };
+    let lname = a.layout.display().to_string();
+    let layout = deep::layout::Layout::read(&lname, &load(&a.layout)?)?;
+    let target = match &a.target {
+        Some(t) => Target::parse(t)?,
+        None => Target::host(),
+    };
+    if layout.get("pointer_size") != target.arch.address_size().map_or(0, |s| s.bytes() as u64) {
+        bail!(
+            "{lname}: the probe has {}-byte pointers, the target {} does not",
+            layout.get("pointer_size"),
+            target.triple
+        );
+    }
+    let blob = deep::build(table, &layout).with_context(|| format!("{name} with {lname}"))?;
+    let relocs: Vec<(u64, PointerTo)> = blob
+        .relocs
+        .iter()
+        .map(|r| {
+            let to = match &r.target {
+                deep::emit::Target::Own(at) => PointerTo::Own(*at),
+                deep::emit::Target::Ext(sym, at) => PointerTo::Symbol(sym.to_string(), *at),
+            };
+            (r.slot, to)
+        })
+        .collect();
+    let obj = objfreeze::objwrite::write_data_object(
+        &target,
+        &symbol,
+        Visibility::Hidden,
+        &blob.bytes,
+        &relocs,
+    )?;
+    objfreeze::output::write_atomic(&a.output, &obj)?;
+    let r = &blob.report;
+    if let Some(why) = &r.unsupported {
+        eprintln!("objfreeze: warning: {lname}: not deep-freezing for {why}; the modules of {name} stay marshalled");
+    }
+    if a.verbose {
+        for (m, why) in &r.skipped {
+            eprintln!("objfreeze: {m}: stays marshalled: {why}");
+        }
+    }
+    eprintln!(
+        "objfreeze: {}: {} of {} modules deep-frozen for CPython {} ({} bytes, {} relocations, {} fixups){}",
+        a.output.display(),
+        r.frozen,
+        r.modules,
+        layout.version(),
+        r.bytes,
+        r.relocs,
+        r.fixups,
+        if r.skipped.is_empty() || a.verbose { String::new() } else { format!("; {} stay marshalled (-v says why)", r.skipped.len()) }
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
@@ -453,6 +571,7 @@ fn main() -> ExitCode {
         Cmd::Inspect(a) => cmd_inspect(a).map(|_| true),
         Cmd::Verify(a) => cmd_verify(a),
         Cmd::Extract(a) => cmd_extract(a).map(|_| true),
+        Cmd::CpythonDeep(a) => cmd_deep(a).map(|_| true),
         Cmd::Targets => {
             for t in SUPPORTED {
                 let tg = Target::parse(t).expect("supported");

@@ -48,22 +48,49 @@ struct Sym {
 /// Find every table in `bytes` (the contents of `path`).
 pub fn find_tables<'a>(path: &str, bytes: &'a [u8]) -> Result<Vec<Found<'a>>> {
     let mut out = Vec::new();
-    scan(bytes, None, 0, &mut out)
-        .with_context(|| format!("{path}: cannot read as an object, archive or executable"))?;
+    scan(bytes, None, 0, &mut |container, sects, syms, member| {
+        scan_sections(container, sects, syms, member, &mut out)
+    })
+    .with_context(|| format!("{path}: cannot read as an object, archive or executable"))?;
     Ok(out)
 }
+
+/// Every place in `bytes` (the contents of `path`) where a section's
+/// contents hold `marker` at an 8-byte aligned offset: the rest of that
+/// section from the marker on. For self-describing records a compiler wrote,
+/// such as a layout probe, found the same way in any object format.
+pub fn find_marker<'a>(path: &str, bytes: &'a [u8], marker: &[u8]) -> Result<Vec<&'a [u8]>> {
+    let mut out = Vec::new();
+    let finder = memchr::memmem::Finder::new(marker);
+    scan(bytes, None, 0, &mut |_, sects, _, _| {
+        for s in sects {
+            out.extend(
+                finder
+                    .find_iter(s.data)
+                    .filter(|off| off % 8 == 0)
+                    .map(|off| &s.data[off..]),
+            );
+        }
+    })
+    .with_context(|| format!("{path}: cannot read as an object, archive or executable"))?;
+    Ok(out)
+}
+
+/// What [`scan`] hands each object it finds: container kind, sections,
+/// symbols, and where in the file it was.
+type Visit<'v, 'a> = dyn FnMut(&'static str, &[Sect<'a>], &[Sym], Option<String>) + 'v;
 
 fn scan<'a>(
     bytes: &'a [u8],
     member: Option<String>,
     depth: u32,
-    out: &mut Vec<Found<'a>>,
+    out: &mut Visit<'_, 'a>,
 ) -> Result<()> {
     if depth > MAX_DEPTH {
         anyhow::bail!("containers nested more than {MAX_DEPTH} deep");
     }
     if bytes.starts_with(&MAGIC) {
-        scan_sections(
+        out(
             "raw",
             &[Sect {
                 name: String::new(),
@@ -72,7 +99,6 @@ fn scan<'a>(
             }],
             &[],
             member,
-            out,
         );
         return Ok(());
     }
@@ -109,7 +135,7 @@ fn scan<'a>(
                     }
                 }
             }
-            scan_sections("elf", &sects, &syms, member, out);
+            out("elf", &sects, &syms, member);
         }
         Object::Mach(Mach::Binary(m)) => scan_macho(bytes, &m, member, out)?,
         Object::Mach(Mach::Fat(fat)) => {
@@ -148,7 +174,7 @@ fn scan<'a>(
                 })
                 .collect();
             let syms = coff_symbols(coff.symbols.as_ref(), strings.as_ref());
-            scan_sections("coff", &sects, &syms, member, out);
+            out("coff", &sects, &syms, member);
         }
         Object::PE(pe) => {
             let sects: Vec<Sect> = pe
@@ -176,7 +202,7 @@ fn scan<'a>(
             let table = ch.symbols(bytes).ok().flatten();
             let strings = ch.strings(bytes).ok().flatten();
             let syms = coff_symbols(table.as_ref(), strings.as_ref());
-            scan_sections("pe", &sects, &syms, member, out);
+            out("pe", &sects, &syms, member);
         }
         Object::Archive(ar) => {
             for i in 0..ar.len() {
@@ -208,7 +234,7 @@ fn scan_macho<'a>(
     bytes: &'a [u8],
     m: &goblin::mach::MachO<'a>,
     member: Option<String>,
-    out: &mut Vec<Found<'a>>,
+    out: &mut Visit<'_, 'a>,
 ) -> Result<()> {
     let mut sects = Vec::new();
     for seg in m.segments.iter() {
@@ -249,7 +275,7 @@ fn scan_macho<'a>(
             addr: nl.n_value,
         });
     }
-    scan_sections("macho", &sects, &syms, member, out);
+    out("macho", &sects, &syms, member);
     Ok(())
 }
 

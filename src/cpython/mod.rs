@@ -3,8 +3,10 @@
 //! interpreter. The core (format, objects) knows nothing of this.
 
 pub mod compile;
+pub mod deep;
 pub mod frontend;
 pub mod lang;
+pub mod marshal;
 pub mod names;
 pub mod pyc;
 pub mod site;

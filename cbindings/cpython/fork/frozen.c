@@ -31,6 +31,18 @@
  * tables (one source tree: CPython's Makefile regenerates both); make/
  * cpython.mk turns it on whenever the Makefile has DEEPFREEZE_OBJS.
  *
+ * With -DOBJFREEZE_DEEP (3.14), the bootstrap and stdlib tables each come
+ * with a deep-frozen blob (`objfreeze cpython-deep`, symbol TABLE_deep;
+ * see objfreeze_deep.h): their modules as static code objects. Import asks
+ * _PyObjfreeze_ReadFrozen() instead of unmarshalling (make/cpython.mk
+ * compiles Python/import.c with that one call swapped in), which returns
+ * the static code object after running the module's fixups once: interning
+ * its strings, building its frozensets and slices, giving its code objects
+ * a version and quickening them. Only the main interpreter uses them (a
+ * subinterpreter's objects must not end up in static code shared by all),
+ * and only until the runtime finalizes (interned strings die then); after
+ * that, and for any module without a record, the marshal data is used.
+ *
  * Before any frozen module runs, every table is checked (objfreeze_check) and
  * its interpreter tag compared with this CPython's bytecode magic; a damaged
  * table or one written for another Python version stops the program with a
@@ -56,6 +68,19 @@
 #define OBJFREEZE_NO_LINKED
 #include "objfreeze.h"
 #include "objfreeze_fork.h"
+
+#ifdef OBJFREEZE_DEEP
+#if PY_VERSION_HEX < 0x030E0000 || PY_VERSION_HEX >= 0x030F0000
+#error "deep-frozen code objects are written for CPython 3.14"
+#endif
+#include "marshal.h"
+#include "pycore_code.h"
+#include "pycore_pystate.h"
+#include "pycore_unicodeobject.h"
+#include "objfreeze_deep.h"
+/* Defined in Python/specialize.c; codeobject.c declares it the same way. */
+extern void _PyCode_Quicken(_Py_CODEUNIT *instructions, Py_ssize_t size, int enable_counters);
+#endif
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030F0000
 #error "objfreeze's drop-in frozen.c is for CPython 3.11 to 3.14"
@@ -90,18 +115,32 @@ OBJFREEZE_DECLARE_TABLE(OBJFREEZE_BOOTSTRAP_TABLE);
 OBJFREEZE_DECLARE_TABLE(OBJFREEZE_STDLIB_TABLE);
 OBJFREEZE_DECLARE_TABLE(OBJFREEZE_TEST_TABLE);
 
+#ifdef OBJFREEZE_DEEP
+#define OBJFREEZE__CAT2(a, b) a##b
+#define OBJFREEZE__CAT(a, b) OBJFREEZE__CAT2(a, b)
+extern objfreeze_deep OBJFREEZE__CAT(OBJFREEZE_BOOTSTRAP_TABLE, _deep);
+extern objfreeze_deep OBJFREEZE__CAT(OBJFREEZE_STDLIB_TABLE, _deep);
+#endif
+
 #define OBJFREEZE__STR2(x) #x
 #define OBJFREEZE__STR(x) OBJFREEZE__STR2(x)
 
 enum { SECTIONS = 3 };
 
+#ifdef OBJFREEZE_DEEP
+#define OBJFREEZE__DEEP_OF(t) &OBJFREEZE__CAT(t, _deep)
+#else
+#define OBJFREEZE__DEEP_OF(t) NULL
+#endif
+
 static const struct {
     const objfreeze_table *table;
     const char *symbol;
+    void *deep; /* objfreeze_deep *, or NULL */
 } sections[SECTIONS] = {
-    {&OBJFREEZE_BOOTSTRAP_TABLE, OBJFREEZE__STR(OBJFREEZE_BOOTSTRAP_TABLE)},
-    {&OBJFREEZE_STDLIB_TABLE, OBJFREEZE__STR(OBJFREEZE_STDLIB_TABLE)},
-    {&OBJFREEZE_TEST_TABLE, OBJFREEZE__STR(OBJFREEZE_TEST_TABLE)},
+    {&OBJFREEZE_BOOTSTRAP_TABLE, OBJFREEZE__STR(OBJFREEZE_BOOTSTRAP_TABLE), OBJFREEZE__DEEP_OF(OBJFREEZE_BOOTSTRAP_TABLE)},
+    {&OBJFREEZE_STDLIB_TABLE, OBJFREEZE__STR(OBJFREEZE_STDLIB_TABLE), OBJFREEZE__DEEP_OF(OBJFREEZE_STDLIB_TABLE)},
+    {&OBJFREEZE_TEST_TABLE, OBJFREEZE__STR(OBJFREEZE_TEST_TABLE), NULL},
 };
 
 #if defined(OBJFREEZE_DEEPFREEZE) && PY_VERSION_HEX < 0x030D0000
@@ -224,6 +263,36 @@ static int alias_cmp(const void *a, const void *b)
     return c;
 }
 
+#ifdef OBJFREEZE_DEEP
+/* The blob of section s is the one written for its table, for this build,
+   and its records lie inside it. Fixups are checked at each module's first
+   import instead: checking them all would cost every start. */
+static void deep_check(int s)
+{
+    objfreeze_deep *d = (objfreeze_deep *)sections[s].deep;
+    const objfreeze_table *t = sections[s].table;
+    const objfreeze_deep_module *m;
+    uint32_t i;
+    if (memcmp(d->magic, OBJFREEZE_DEEP_MAGIC, 8) != 0 || d->version != OBJFREEZE_DEEP_VERSION)
+        fail(sections[s].symbol, "its _deep blob is damaged or of another format version", 0, 0);
+    if (d->python_hex != (uint32_t)PY_VERSION_HEX)
+        fail(sections[s].symbol, "its _deep blob follows the object layout of PY_VERSION_HEX %#lx, but this is %#lx",
+             (unsigned long)d->python_hex, (unsigned long)PY_VERSION_HEX);
+    if (memcmp(d->table_digest, t->digest, sizeof d->table_digest) != 0)
+        fail(sections[s].symbol, "its _deep blob was written for another table (digest differs): rebuild it", 0, 0);
+    if (d->modules % 8 != 0 || d->fixups % 4 != 0 || d->modules < sizeof *d ||
+        (uint64_t)d->modules + (uint64_t)d->nmodules * sizeof *m > d->fixups ||
+        (uint64_t)d->fixups + (uint64_t)d->nfixups * sizeof(objfreeze_deep_fixup) > d->total_size)
+        fail(sections[s].symbol, "its _deep blob's records run out of it", 0, 0);
+    m = objfreeze_deep_modules(d);
+    for (i = 0; i < d->nmodules; i++) {
+        if ((i > 0 && m[i].data_offset <= m[i - 1].data_offset) || m[i].code % 16 != 0 ||
+            m[i].code >= d->total_size || m[i].first > d->nfixups || m[i].count > d->nfixups - m[i].first)
+            fail(sections[s].symbol, "its _deep blob's module record %lu is damaged", (unsigned long)i, 0);
+    }
+}
+#endif
+
 static void objfreeze_fork_init(void)
 {
     size_t modules = 0, aliases = 0, origin_bytes = 0;
@@ -243,6 +312,9 @@ static void objfreeze_fork_init(void)
                  " (magic %lu): rebuild the tables with this version's interpreter",
                  (unsigned long)(t->tag_kind == OBJFREEZE_TAG_CPYTHON ? (t->tag & 0xffffu) : 0),
                  (unsigned long)OBJFREEZE_CPYTHON_MAGIC);
+#ifdef OBJFREEZE_DEEP
+        if (sections[s].deep != NULL) deep_check(s);
+#endif
         for (i = 0; i < objfreeze_count(t); i++) {
             const objfreeze_entry *e = objfreeze_entry_at(t, i);
             if (objfreeze_entry_size(e) > (uint32_t)INT_MAX)
@@ -347,3 +419,101 @@ int _PyImport_FrozenAliasFind(const char *name, const char **orig)
     }
     return 0;
 }
+
+#ifdef OBJFREEZE_DEEP
+/* Set at finalization: the strings the fixups interned die with the
+   runtime, so a later Py_Initialize unmarshals instead. */
+static int deep_finalized;
+static int deep_atexit_registered;
+
+static void deep_at_exit(void)
+{
+    deep_finalized = 1;
+}
+
+/* Run module m's fixups. 0 on success; -1 with an exception set. */
+static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, PyInterpreterState *interp)
+{
+    char *base = (char *)d;
+    const objfreeze_deep_fixup *f = objfreeze_deep_fixups(d) + m->first;
+    uint32_t i;
+    for (i = 0; i < m->count; i++, f++) {
+        uint32_t kind = f->target & OBJFREEZE_DEEP_KIND_MASK;
+        uint32_t target = f->target & ~OBJFREEZE_DEEP_KIND_MASK;
+        PyObject **slot = (PyObject **)(base + f->slot);
+        PyObject *obj = (PyObject *)(base + target);
+        if (f->slot % sizeof(PyObject *) != 0 || f->slot > d->total_size - sizeof(PyObject *) || target >= d->total_size)
+            fail(sections[s].symbol, "its _deep blob's fixup %lu is out of bounds", (unsigned long)(m->first + i), 0);
+        switch (kind) {
+        case OBJFREEZE_DEEP_INTERN:
+            /* Already interned strings replace ours, as unmarshal's would. */
+            _PyUnicode_InternImmortal(interp, &obj);
+            *slot = obj;
+            break;
+        case OBJFREEZE_DEEP_FROZENSET:
+            obj = PyFrozenSet_New(obj);
+            if (obj == NULL) return -1;
+            *slot = obj;
+            break;
+        case OBJFREEZE_DEEP_SLICE:
+            obj = PySlice_New(PyTuple_GET_ITEM(obj, 0), PyTuple_GET_ITEM(obj, 1), PyTuple_GET_ITEM(obj, 2));
+            if (obj == NULL) return -1;
+            *slot = obj;
+            break;
+        case OBJFREEZE_DEEP_CODE: {
+            /* What init_code does that depends on the running interpreter. */
+            PyCodeObject *co = (PyCodeObject *)obj;
+            co->co_version = interp->func_state.next_version;
+            if (interp->func_state.next_version != 0) interp->func_state.next_version++;
+            _PyCode_Quicken(_PyCode_CODE(co), Py_SIZE(co), 1);
+            break;
+        }
+        default:
+            fail(sections[s].symbol, "its _deep blob's fixup %lu has unknown kind %lu",
+                 (unsigned long)(m->first + i), (unsigned long)kind);
+        }
+    }
+    return 0;
+}
+
+/* The static code object for the module whose marshal data is `data`, as a
+   new reference; NULL without an exception if there is none to use. */
+static PyObject *deep_code(const char *data)
+{
+    int s;
+    PyInterpreterState *interp;
+    if (deep_finalized) return NULL;
+    interp = _PyInterpreterState_GET();
+    if (!_Py_IsMainInterpreter(interp)) return NULL;
+    for (s = 0; s < SECTIONS; s++) {
+        const objfreeze_table *t = sections[s].table;
+        objfreeze_deep *d = (objfreeze_deep *)sections[s].deep;
+        objfreeze_deep_module *m;
+        const char *start = (const char *)t;
+        if (d == NULL || data < start || data >= start + t->total_size) continue;
+        m = objfreeze_deep_find(d, (uint32_t)(data - start));
+        if (m == NULL) return NULL;
+        if (m->state == 2) return Py_NewRef((PyObject *)((char *)d + m->code));
+        if (m->state == 1) return NULL; /* re-entered while fixing up: unmarshal */
+        if (!deep_atexit_registered) {
+            if (Py_AtExit(deep_at_exit) != 0) return NULL;
+            deep_atexit_registered = 1;
+        }
+        m->state = 1;
+        if (deep_fix(s, d, m, interp) != 0) {
+            m->state = 0;
+            return NULL;
+        }
+        m->state = 2;
+        return Py_NewRef((PyObject *)((char *)d + m->code));
+    }
+    return NULL;
+}
+
+PyObject *_PyObjfreeze_ReadFrozen(const char *data, ptrdiff_t size)
+{
+    PyObject *co = deep_code(data);
+    if (co != NULL || PyErr_Occurred()) return co;
+    return PyMarshal_ReadObjectFromString(data, size);
+}
+#endif

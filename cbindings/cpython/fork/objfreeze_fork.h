@@ -8,6 +8,8 @@
 #ifndef OBJFREEZE_FORK_H
 #define OBJFREEZE_FORK_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,6 +27,14 @@ const struct _frozen *_PyImport_FrozenSectionFind(const struct _frozen *section,
    from package pkg's __init__, or NULL for code with no stdlib source.
    0 if it is no alias. Binary search. */
 int _PyImport_FrozenAliasFind(const char *name, const char **orig);
+
+/* With deep freezing (frozen.c built with -DOBJFREEZE_DEEP, CPython 3.14):
+   what import.c's unmarshal_frozen_code() calls in place of
+   PyMarshal_ReadObjectFromString(data, size). The module's static code
+   object when it has one (a new reference), else the unmarshalled data.
+   (PyObject is only declared here: the header needs no Python.h.) */
+struct _object;
+struct _object *_PyObjfreeze_ReadFrozen(const char *data, ptrdiff_t size);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,107 @@
+/* objfreeze_deep.h - the deep-frozen blob `objfreeze cpython-deep` writes.
+ *
+ * A blob serves one table: the table's modules as static CPython objects
+ * (code, str, bytes, tuple, int, float, complex), laid out for one CPython
+ * build, in a writable data section under the table's symbol + "_deep".
+ * Every offset below is from the blob's first byte; every integer is a
+ * uint32_t in the target's byte order. Pointers inside the objects are
+ * relocations the linker resolved: the blob is used where it lies.
+ *
+ *   header (72 bytes)
+ *      0  magic          "OFZDEEP\n"
+ *      8  version        1
+ *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
+ *     16  nmodules       module records, sorted by data_offset
+ *     20  nfixups        fixup records
+ *     24  modules        offset of the module records
+ *     28  fixups         offset of the fixup records
+ *     32  total_size     length of the blob
+ *     36  reserved       0
+ *     40  table_digest   the served table's digest (objfreeze_table.digest)
+ *   module record (24 bytes)
+ *      0  data_offset    the module's marshal data in the table: the key
+ *      4  code           offset of its code object
+ *      8  first          its first fixup
+ *     12  count          its number of fixups, run in order at first import
+ *     16  state          0 at rest; written at run time (1 busy, 2 ready)
+ *     20  reserved       0
+ *   fixup record (8 bytes)
+ *      0  slot           offset of a PyObject * that receives the result
+ *      4  target | kind  offset of a static object (16-aligned) | kind:
+ *                        1 intern the str, 2 frozenset of the tuple,
+ *                        3 slice of the 3-tuple, 4 finish the code object
+ *
+ * src/cpython/deep/format.rs writes it; a test compiles this header and
+ * compares. No dependencies beyond <stdint.h>; the runtime is frozen.c.
+ *
+ * MIT License. See LICENSE.
+ */
+#ifndef OBJFREEZE_DEEP_H
+#define OBJFREEZE_DEEP_H
+
+#include <stdint.h>
+
+#define OBJFREEZE_DEEP_MAGIC "OFZDEEP\n"
+#define OBJFREEZE_DEEP_VERSION 1u
+
+enum objfreeze_deep_kind {
+    OBJFREEZE_DEEP_INTERN = 1,
+    OBJFREEZE_DEEP_FROZENSET = 2,
+    OBJFREEZE_DEEP_SLICE = 3,
+    OBJFREEZE_DEEP_CODE = 4
+};
+#define OBJFREEZE_DEEP_KIND_MASK 15u
+
+typedef struct objfreeze_deep_module {
+    uint32_t data_offset;
+    uint32_t code;
+    uint32_t first;
+    uint32_t count;
+    uint32_t state;
+    uint32_t reserved;
+} objfreeze_deep_module;
+
+typedef struct objfreeze_deep_fixup {
+    uint32_t slot;
+    uint32_t target;
+} objfreeze_deep_fixup;
+
+typedef struct objfreeze_deep {
+    char magic[8];
+    uint32_t version;
+    uint32_t python_hex;
+    uint32_t nmodules;
+    uint32_t nfixups;
+    uint32_t modules;
+    uint32_t fixups;
+    uint32_t total_size;
+    uint32_t reserved;
+    unsigned char table_digest[32];
+} objfreeze_deep;
+
+static inline objfreeze_deep_module *objfreeze_deep_modules(objfreeze_deep *d)
+{
+    return (objfreeze_deep_module *)((char *)d + d->modules);
+}
+
+static inline const objfreeze_deep_fixup *objfreeze_deep_fixups(const objfreeze_deep *d)
+{
+    return (const objfreeze_deep_fixup *)((const char *)d + d->fixups);
+}
+
+/* The record of the module whose marshal data is at `data_offset` in the
+   table, or NULL (binary search). */
+static inline objfreeze_deep_module *objfreeze_deep_find(objfreeze_deep *d, uint32_t data_offset)
+{
+    objfreeze_deep_module *m = objfreeze_deep_modules(d);
+    uint32_t lo = 0, hi = d->nmodules;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m[mid].data_offset == data_offset) return &m[mid];
+        if (m[mid].data_offset < data_offset) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
+
+#endif /* OBJFREEZE_DEEP_H */

@@ -1,0 +1,201 @@
+/* objfreeze_layout.c - the layout probe for deep-frozen code objects.
+ *
+ * `objfreeze cpython-deep` writes CPython objects (code, str, bytes, tuple,
+ * int, float, complex) as static data for one CPython build. It never
+ * hard-codes a struct offset: this file is compiled with the build's own
+ * compiler and core CFLAGS (cross compilers included) and only *compiled*,
+ * never run; the tool reads the numbers and object templates below back out
+ * of the resulting object file.
+ *
+ * What is recorded:
+ *   - sizes and field offsets of the objects written, and the build's
+ *     configuration (version, pointer size, debug, free-threading);
+ *   - where CPython's static singletons sit inside _PyRuntime (small ints,
+ *     empty tuple/bytes/str, one-character str and bytes), so frozen
+ *     constants point at the very objects CPython uses;
+ *   - template objects initialised the way CPython initialises its own
+ *     static objects (immortal, statically allocated header, string state
+ *     bits, cached hashes unset): the tool copies them byte for byte and
+ *     fills in only lengths, data and pointers.
+ *
+ * Layout of the probe (the tool finds it by its marker in any section):
+ *   char     marker[8]   "OFZLAYT\n"
+ *   uint32_t one         1, in the target's byte order
+ *   uint32_t count       number of values
+ *   uint64_t values[count], in the order of OBJFREEZE_LAYOUT_VALUES
+ *   templates, at the offsets recorded in the tmpl_* values
+ *
+ * src/cpython/deep/layout.rs holds the same list of names; a test keeps the
+ * two in step.
+ *
+ * MIT License. See LICENSE.
+ */
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
+#endif
+#include "Python.h"
+#include "pycore_code.h"
+#include "pycore_interpframe.h"
+#include "pycore_long.h"
+#include "pycore_object.h"
+#include "pycore_runtime.h"
+#include "opcode_ids.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if PY_VERSION_HEX < 0x030E0000 || PY_VERSION_HEX >= 0x030F0000
+#error "objfreeze's layout probe knows CPython 3.14's object model"
+#endif
+
+#ifdef Py_DEBUG
+#define OBJFREEZE_PY_DEBUG 1
+#else
+#define OBJFREEZE_PY_DEBUG 0
+#endif
+#ifdef Py_GIL_DISABLED
+#define OBJFREEZE_GIL_DISABLED 1
+#else
+#define OBJFREEZE_GIL_DISABLED 0
+#endif
+#ifdef Py_TRACE_REFS
+#define OBJFREEZE_TRACE_REFS 1
+#else
+#define OBJFREEZE_TRACE_REFS 0
+#endif
+
+struct objfreeze_layout_templates {
+    PyObject head;
+    PyASCIIObject str_ascii;
+    PyCompactUnicodeObject str_ucs1;
+    PyCompactUnicodeObject str_ucs2;
+    PyCompactUnicodeObject str_ucs4;
+    PyBytesObject bytes;
+    PyTupleObject tuple;
+    PyCodeObject code;
+};
+
+#define RT(member) offsetof(_PyRuntimeState, static_objects.singletons.member)
+#define TMPL(member) offsetof(struct objfreeze_layout_templates, member)
+#define SIZEOF_RT(member) sizeof(((_PyRuntimeState *)0)->static_objects.singletons.member)
+
+/* name, value: the order is the format. */
+#define OBJFREEZE_LAYOUT_VALUES(X)                                            \
+    X(version_hex, PY_VERSION_HEX)                                            \
+    X(pointer_size, sizeof(void *))                                           \
+    X(py_debug, OBJFREEZE_PY_DEBUG)                                           \
+    X(gil_disabled, OBJFREEZE_GIL_DISABLED)                                   \
+    X(trace_refs, OBJFREEZE_TRACE_REFS)                                       \
+    X(object_size, sizeof(PyObject))                                          \
+    X(ob_type, offsetof(PyObject, ob_type))                                   \
+    X(ob_size, offsetof(PyVarObject, ob_size))                                \
+    X(gc_head_size, sizeof(PyGC_Head))                                        \
+    X(str_ascii_size, sizeof(PyASCIIObject))                                  \
+    X(str_compact_size, sizeof(PyCompactUnicodeObject))                       \
+    X(str_length, offsetof(PyASCIIObject, length))                            \
+    X(bytes_sval, offsetof(PyBytesObject, ob_sval))                           \
+    X(tuple_items, offsetof(PyTupleObject, ob_item))                          \
+    X(long_tag, offsetof(PyLongObject, long_value.lv_tag))                    \
+    X(long_digits, offsetof(PyLongObject, long_value.ob_digit))               \
+    X(long_digit_size, sizeof(digit))                                         \
+    X(long_shift, PyLong_SHIFT)                                               \
+    X(long_non_size_bits, _PyLong_NON_SIZE_BITS)                              \
+    X(long_size, sizeof(PyLongObject))                                        \
+    X(float_value, offsetof(PyFloatObject, ob_fval))                          \
+    X(float_size, sizeof(PyFloatObject))                                      \
+    X(complex_value, offsetof(PyComplexObject, cval))                         \
+    X(complex_size, sizeof(PyComplexObject))                                  \
+    X(code_consts, offsetof(PyCodeObject, co_consts))                         \
+    X(code_names, offsetof(PyCodeObject, co_names))                           \
+    X(code_exceptiontable, offsetof(PyCodeObject, co_exceptiontable))         \
+    X(code_flags, offsetof(PyCodeObject, co_flags))                           \
+    X(code_argcount, offsetof(PyCodeObject, co_argcount))                     \
+    X(code_posonlyargcount, offsetof(PyCodeObject, co_posonlyargcount))       \
+    X(code_kwonlyargcount, offsetof(PyCodeObject, co_kwonlyargcount))         \
+    X(code_stacksize, offsetof(PyCodeObject, co_stacksize))                   \
+    X(code_firstlineno, offsetof(PyCodeObject, co_firstlineno))               \
+    X(code_nlocalsplus, offsetof(PyCodeObject, co_nlocalsplus))               \
+    X(code_framesize, offsetof(PyCodeObject, co_framesize))                   \
+    X(code_nlocals, offsetof(PyCodeObject, co_nlocals))                       \
+    X(code_ncellvars, offsetof(PyCodeObject, co_ncellvars))                   \
+    X(code_nfreevars, offsetof(PyCodeObject, co_nfreevars))                   \
+    X(code_localsplusnames, offsetof(PyCodeObject, co_localsplusnames))       \
+    X(code_localspluskinds, offsetof(PyCodeObject, co_localspluskinds))       \
+    X(code_filename, offsetof(PyCodeObject, co_filename))                     \
+    X(code_name, offsetof(PyCodeObject, co_name))                             \
+    X(code_qualname, offsetof(PyCodeObject, co_qualname))                     \
+    X(code_linetable, offsetof(PyCodeObject, co_linetable))                   \
+    X(code_firsttraceable, offsetof(PyCodeObject, _co_firsttraceable))        \
+    X(code_adaptive, offsetof(PyCodeObject, co_code_adaptive))                \
+    X(code_unit_size, sizeof(_Py_CODEUNIT))                                   \
+    X(frame_specials, FRAME_SPECIALS_SIZE)                                    \
+    X(op_resume, RESUME)                                                      \
+    X(fast_local, CO_FAST_LOCAL)                                              \
+    X(fast_cell, CO_FAST_CELL)                                                \
+    X(fast_free, CO_FAST_FREE)                                                \
+    X(rt_small_ints, RT(small_ints))                                          \
+    X(small_neg, _PY_NSMALLNEGINTS)                                           \
+    X(small_pos, _PY_NSMALLPOSINTS)                                           \
+    X(rt_bytes_empty, RT(bytes_empty))                                        \
+    X(rt_bytes_chars, RT(bytes_characters))                                   \
+    X(rt_bytes_char_size, SIZEOF_RT(bytes_characters[0]))                     \
+    X(rt_tuple_empty, RT(tuple_empty))                                        \
+    X(rt_str_empty, RT(strings.literals._py_empty))                           \
+    X(rt_str_ascii, RT(strings.ascii))                                        \
+    X(rt_str_ascii_size, SIZEOF_RT(strings.ascii[0]))                         \
+    X(rt_str_latin1, RT(strings.latin1))                                      \
+    X(rt_str_latin1_size, SIZEOF_RT(strings.latin1[0]))                       \
+    X(tmpl_base, offsetof(struct objfreeze_layout_probe, templates))         \
+    X(tmpl_head, TMPL(head))                                                  \
+    X(tmpl_str_ascii, TMPL(str_ascii))                                        \
+    X(tmpl_str_ucs1, TMPL(str_ucs1))                                          \
+    X(tmpl_str_ucs2, TMPL(str_ucs2))                                          \
+    X(tmpl_str_ucs4, TMPL(str_ucs4))                                          \
+    X(tmpl_bytes, TMPL(bytes))                                                \
+    X(tmpl_tuple, TMPL(tuple))                                                \
+    X(tmpl_code, TMPL(code))                                                  \
+    X(tmpl_size, sizeof(struct objfreeze_layout_templates))
+
+#define OBJFREEZE_NAME(name, value) objfreeze_layout_##name,
+enum { OBJFREEZE_LAYOUT_VALUES(OBJFREEZE_NAME) OBJFREEZE_LAYOUT_COUNT };
+#undef OBJFREEZE_NAME
+
+struct objfreeze_layout_probe {
+    char marker[8];
+    uint32_t one;
+    uint32_t count;
+    uint64_t values[OBJFREEZE_LAYOUT_COUNT];
+    struct objfreeze_layout_templates templates;
+};
+
+#define OBJFREEZE_VALUE(name, value) (uint64_t)(value),
+
+/* What CPython's own static strings carry (pycore_runtime_init.h), for each
+   storage kind: statically allocated, compact, hash not yet computed. */
+#define OBJFREEZE_STR(KIND, ASCII)                                            \
+    {                                                                         \
+        .ob_base = _PyObject_HEAD_INIT(NULL), .length = 0, .hash = -1,        \
+        .state = {                                                            \
+            .kind = (KIND),                                                   \
+            .compact = 1,                                                     \
+            .ascii = (ASCII),                                                 \
+            .statically_allocated = 1,                                        \
+        },                                                                    \
+    }
+
+const struct objfreeze_layout_probe objfreeze_cpython_layout = {
+    {'O', 'F', 'Z', 'L', 'A', 'Y', 'T', '\n'},
+    1,
+    OBJFREEZE_LAYOUT_COUNT,
+    {OBJFREEZE_LAYOUT_VALUES(OBJFREEZE_VALUE)},
+    {
+        .head = _PyObject_HEAD_INIT(NULL),
+        .str_ascii = OBJFREEZE_STR(PyUnicode_1BYTE_KIND, 1),
+        .str_ucs1 = {._base = OBJFREEZE_STR(PyUnicode_1BYTE_KIND, 0)},
+        .str_ucs2 = {._base = OBJFREEZE_STR(PyUnicode_2BYTE_KIND, 0)},
+        .str_ucs4 = {._base = OBJFREEZE_STR(PyUnicode_4BYTE_KIND, 0)},
+        .bytes = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0), .ob_shash = -1},
+        .tuple = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0), .ob_hash = -1},
+        .code = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0)},
+    },
+};

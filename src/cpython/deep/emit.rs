@@ -1,0 +1,423 @@
+//! Marshal object graphs laid out as static CPython objects, shaped by a
+//! [`Layout`]: each object is a copy of the probe's template with lengths,
+//! data and pointers filled in. Pointers are relocations, to the blob itself
+//! or to CPython's own symbols (types, None/True/False/Ellipsis, and the
+//! singletons inside `_PyRuntime`). What only the running interpreter can
+//! do (interning, hashing into frozensets, code versions, quickening) is
+//! left as fixups for the module's first import.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+
+use super::format::{Kind, OBJECT_ALIGN};
+use super::layout::Layout;
+use crate::cpython::marshal::{Code, Graph, Long, Obj, ObjId, Str};
+use crate::format::Endian;
+
+/// What a pointer slot points at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// An offset in the objects area.
+    Own(u64),
+    /// A CPython symbol plus an offset.
+    Ext(&'static str, u64),
+}
+
+/// A fixup, with offsets in the objects area.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fixup {
+    pub slot: u64,
+    pub target: u64,
+    pub kind: Kind,
+}
+
+/// A pointer-sized slot and what it points at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reloc {
+    pub slot: u64,
+    pub target: Target,
+}
+
+/// A module laid out: its code object and its run of fixups.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    pub code: u64,
+    pub first_fixup: usize,
+    pub fixups: usize,
+}
+
+/// An emitted object: where it is and what a slot pointing at it needs.
+#[derive(Debug, Clone)]
+struct Done {
+    at: Target,
+    fix: Option<Kind>,
+}
+
+/// The objects area being built.
+pub struct Emitter<'l> {
+    l: &'l Layout,
+    ptr: usize,
+    pub bytes: Vec<u8>,
+    pub relocs: Vec<Reloc>,
+    pub fixups: Vec<Fixup>,
+    /// Objects of the module being emitted (no sharing across modules:
+    /// each module's first import fixes up only its own objects).
+    memo: HashMap<ObjId, Option<Done>>,
+}
+
+impl<'l> Emitter<'l> {
+    pub fn new(l: &'l Layout) -> Emitter<'l> {
+        Emitter {
+            l,
+            ptr: l.at("pointer_size"),
+            bytes: Vec::new(),
+            relocs: Vec::new(),
+            fixups: Vec::new(),
+            memo: HashMap::new(),
+        }
+    }
+
+    /// Lay out one module whose marshal data parsed to `g`. On error the
+    /// area is left as it was, so the caller can keep that module marshalled.
+    pub fn module(&mut self, g: &Graph) -> Result<Placed> {
+        let saved = (self.bytes.len(), self.relocs.len(), self.fixups.len());
+        self.memo.clear();
+        let r = (|| {
+            if !matches!(g.objs[g.root as usize], Obj::Code(_)) {
+                bail!("the marshal data is not a code object");
+            }
+            match self.obj(g, g.root)?.at {
+                Target::Own(code) => Ok(Placed {
+                    code,
+                    first_fixup: saved.2,
+                    fixups: self.fixups.len() - saved.2,
+                }),
+                Target::Ext(..) => unreachable!("code objects are always emitted"),
+            }
+        })();
+        if r.is_err() {
+            self.bytes.truncate(saved.0);
+            self.relocs.truncate(saved.1);
+            self.fixups.truncate(saved.2);
+        }
+        r
+    }
+
+    fn obj(&mut self, g: &Graph, id: ObjId) -> Result<Done> {
+        match self.memo.get(&id) {
+            Some(Some(d)) => return Ok(d.clone()),
+            Some(None) => bail!("object {id} contains itself"),
+            None => {}
+        }
+        self.memo.insert(id, None);
+        let d = match &g.objs[id as usize] {
+            Obj::None => ext("_Py_NoneStruct", 0),
+            Obj::True => ext("_Py_TrueStruct", 0),
+            Obj::False => ext("_Py_FalseStruct", 0),
+            Obj::Ellipsis => ext("_Py_EllipsisObject", 0),
+            Obj::Int(v) => self.int(v),
+            Obj::Float(f) => self.float(*f),
+            Obj::Complex(re, im) => self.complex(*re, *im),
+            Obj::Str(s) => self.str(s),
+            Obj::Bytes(b) => self.bytes_obj(b),
+            Obj::Tuple(items) if items.is_empty() => {
+                ext("_PyRuntime", self.l.get("rt_tuple_empty"))
+            }
+            Obj::Tuple(items) => own(self.tuple(g, items)?, None),
+            Obj::FrozenSet(items) => own(self.tuple(g, items)?, Some(Kind::FrozenSet)),
+            Obj::Slice(a, b, c) => own(self.tuple(g, &[*a, *b, *c])?, Some(Kind::Slice)),
+            Obj::Code(c) => own(self.code(g, c)?, None),
+            Obj::StopIteration => bail!("StopIteration as a constant"),
+            Obj::List(_) | Obj::Dict(_) | Obj::Set(_) => bail!("a mutable container as a constant"),
+        };
+        self.memo.insert(id, Some(d.clone()));
+        Ok(d)
+    }
+
+    /// Room for an object of `size` bytes after `pre` bytes of zeros (the
+    /// GC header of container types); returns the object's offset.
+    fn alloc(&mut self, pre: usize, size: usize) -> u64 {
+        let at = (self.bytes.len() + pre).next_multiple_of(OBJECT_ALIGN);
+        self.bytes.resize(at + size, 0);
+        at as u64
+    }
+
+    /// An object from template `tmpl` of `len` bytes, typed `ty`.
+    fn templated(
+        &mut self,
+        pre: usize,
+        size: usize,
+        tmpl: &str,
+        len: usize,
+        ty: &'static str,
+    ) -> Result<u64> {
+        let at = self.alloc(pre, size.max(len));
+        let t = self.l.template(tmpl, len)?;
+        self.bytes[at as usize..at as usize + len].copy_from_slice(t);
+        self.reloc(at + self.l.get("ob_type"), Target::Ext(ty, 0));
+        Ok(at)
+    }
+
+    fn reloc(&mut self, slot: u64, target: Target) {
+        self.relocs.push(Reloc { slot, target });
+    }
+
+    /// Point the slot at `slot` to object `id`, with the fixup it needs.
+    fn put(&mut self, g: &Graph, slot: u64, id: ObjId) -> Result<()> {
+        let d = self.obj(g, id)?;
+        if let (Some(kind), Target::Own(target)) = (d.fix, &d.at) {
+            self.fixups.push(Fixup {
+                slot,
+                target: *target,
+                kind,
+            });
+        }
+        self.reloc(slot, d.at);
+        Ok(())
+    }
+
+    fn int(&mut self, v: &Long) -> Done {
+        let l = self.l;
+        if let Some(i) = v.to_i64() {
+            let (neg, pos) = (l.get("small_neg") as i64, l.get("small_pos") as i64);
+            if (-neg..pos).contains(&i) {
+                let at = l.get("rt_small_ints") + (i + neg) as u64 * l.get("long_size");
+                return ext("_PyRuntime", at);
+            }
+        }
+        let digits = v.digits(l.get("long_shift") as u32);
+        let dsize = l.at("long_digit_size");
+        let size = l.at("long_digits") + digits.len() * dsize;
+        let at = self
+            .alloc_head(size.max(l.at("long_size")), "PyLong_Type")
+            .expect("head template checked");
+        let sign = if v.negative { 2 } else { 0 };
+        let tag = ((digits.len() as u64) << l.get("long_non_size_bits")) | sign;
+        self.write_uint(at + l.get("long_tag"), tag, self.ptr);
+        for (i, d) in digits.iter().enumerate() {
+            self.write_uint(
+                at + l.get("long_digits") + (i * dsize) as u64,
+                *d as u64,
+                dsize,
+            );
+        }
+        own(at, None)
+    }
+
+    /// A plain object: the bare header template, then `size` bytes in all.
+    fn alloc_head(&mut self, size: usize, ty: &'static str) -> Result<u64> {
+        let len = self.l.at("object_size");
+        self.templated(0, size, "tmpl_head", len, ty)
+    }
+
+    fn float(&mut self, f: f64) -> Done {
+        let at = self
+            .alloc_head(self.l.at("float_size"), "PyFloat_Type")
+            .expect("head template checked");
+        self.write_uint(at + self.l.get("float_value"), f.to_bits(), 8);
+        own(at, None)
+    }
+
+    fn complex(&mut self, re: f64, im: f64) -> Done {
+        let at = self
+            .alloc_head(self.l.at("complex_size"), "PyComplex_Type")
+            .expect("head template checked");
+        let v = at + self.l.get("complex_value");
+        self.write_uint(v, re.to_bits(), 8);
+        self.write_uint(v + 8, im.to_bits(), 8);
+        own(at, None)
+    }
+
+    fn str(&mut self, s: &Str) -> Done {
+        let l = self.l;
+        match s.chars.as_slice() {
+            // CPython's own singletons, already interned.
+            [] => return ext("_PyRuntime", l.get("rt_str_empty")),
+            [c] if *c < 128 => {
+                return ext(
+                    "_PyRuntime",
+                    l.get("rt_str_ascii") + *c as u64 * l.get("rt_str_ascii_size"),
+                )
+            }
+            [c] if *c < 256 => {
+                let i = (*c - 128) as u64;
+                return ext(
+                    "_PyRuntime",
+                    l.get("rt_str_latin1") + i * l.get("rt_str_latin1_size"),
+                );
+            }
+            _ => {}
+        }
+        let max = s.max_char();
+        let (tmpl, head, width) = match max {
+            0..=0x7f => ("tmpl_str_ascii", l.at("str_ascii_size"), 1),
+            0x80..=0xff => ("tmpl_str_ucs1", l.at("str_compact_size"), 1),
+            0x100..=0xffff => ("tmpl_str_ucs2", l.at("str_compact_size"), 2),
+            _ => ("tmpl_str_ucs4", l.at("str_compact_size"), 4),
+        };
+        let n = s.chars.len();
+        let at = self
+            .templated(0, head + (n + 1) * width, tmpl, head, "PyUnicode_Type")
+            .expect("string templates checked");
+        self.write_uint(at + l.get("str_length"), n as u64, self.ptr);
+        for (i, c) in s.chars.iter().enumerate() {
+            self.write_uint(at + (head + i * width) as u64, *c as u64, width);
+        }
+        own(at, s.interned.then_some(Kind::Intern))
+    }
+
+    fn bytes_obj(&mut self, b: &[u8]) -> Done {
+        let l = self.l;
+        match b {
+            [] => return ext("_PyRuntime", l.get("rt_bytes_empty")),
+            [c] => {
+                return ext(
+                    "_PyRuntime",
+                    l.get("rt_bytes_chars") + *c as u64 * l.get("rt_bytes_char_size"),
+                )
+            }
+            _ => {}
+        }
+        let head = l.at("bytes_sval");
+        let at = self
+            .templated(0, head + b.len() + 1, "tmpl_bytes", head, "PyBytes_Type")
+            .expect("bytes template checked");
+        self.write_uint(at + l.get("ob_size"), b.len() as u64, self.ptr);
+        let s = at as usize + head;
+        self.bytes[s..s + b.len()].copy_from_slice(b);
+        own(at, None)
+    }
+
+    /// A static tuple (possibly empty: frozensets and slices start as one).
+    fn tuple(&mut self, g: &Graph, items: &[ObjId]) -> Result<u64> {
+        let l = self.l;
+        let head = l.at("tuple_items");
+        let at = self.templated(
+            l.at("gc_head_size"),
+            head + items.len() * self.ptr,
+            "tmpl_tuple",
+            head,
+            "PyTuple_Type",
+        )?;
+        self.write_uint(at + l.get("ob_size"), items.len() as u64, self.ptr);
+        for (i, &id) in items.iter().enumerate() {
+            self.put(g, at + (head + i * self.ptr) as u64, id)?;
+        }
+        Ok(at)
+    }
+
+    fn code(&mut self, g: &Graph, c: &Code) -> Result<u64> {
+        let l = self.l;
+        let Obj::Bytes(code) = &g.objs[c.code as usize] else {
+            bail!("co_code is not bytes");
+        };
+        let unit = l.at("code_unit_size");
+        if code.is_empty() || code.len() % unit != 0 {
+            bail!("co_code of {} bytes is not whole code units", code.len());
+        }
+        let Obj::Tuple(names) = &g.objs[c.localsplusnames as usize] else {
+            bail!("co_localsplusnames is not a tuple");
+        };
+        let kinds: &[u8] = match &g.objs[c.localspluskinds as usize] {
+            Obj::Bytes(k) => k,
+            _ => bail!("co_localspluskinds is not bytes"),
+        };
+        if kinds.len() != names.len() {
+            bail!("{} local names but {} kinds", names.len(), kinds.len());
+        }
+        let head = l.at("code_adaptive");
+        let at = self.templated(0, head + code.len(), "tmpl_code", head, "PyCode_Type")?;
+        self.write_uint(at + l.get("ob_size"), (code.len() / unit) as u64, self.ptr);
+        let s = at as usize + head;
+        self.bytes[s..s + code.len()].copy_from_slice(code);
+
+        // What init_code derives, derived the same way.
+        let (local, cell, free) = (
+            l.get("fast_local") as u8,
+            l.get("fast_cell") as u8,
+            l.get("fast_free") as u8,
+        );
+        let (mut nlocals, mut ncells, mut nfrees) = (0, 0, 0);
+        for &k in kinds {
+            if k & local != 0 {
+                nlocals += 1;
+                if k & cell != 0 {
+                    ncells += 1;
+                }
+            } else if k & cell != 0 {
+                ncells += 1;
+            } else if k & free != 0 {
+                nfrees += 1;
+            }
+        }
+        let stacksize = c.stacksize.max(1);
+        let nlocalsplus = names.len() as i32;
+        let resume = l.get("op_resume") as u8;
+        let first = code
+            .chunks(unit)
+            .position(|u| u[0] == resume)
+            .unwrap_or(code.len() / unit);
+        for (field, v) in [
+            ("code_flags", c.flags),
+            ("code_argcount", c.argcount),
+            ("code_posonlyargcount", c.posonlyargcount),
+            ("code_kwonlyargcount", c.kwonlyargcount),
+            ("code_stacksize", stacksize),
+            ("code_firstlineno", c.firstlineno),
+            ("code_nlocalsplus", nlocalsplus),
+            (
+                "code_framesize",
+                nlocalsplus + stacksize + l.get("frame_specials") as i32,
+            ),
+            ("code_nlocals", nlocals),
+            ("code_ncellvars", ncells),
+            ("code_nfreevars", nfrees),
+            ("code_firsttraceable", first as i32),
+        ] {
+            self.write_uint(at + l.get(field), v as u32 as u64, 4);
+        }
+        for (field, id) in [
+            ("code_consts", c.consts),
+            ("code_names", c.names),
+            ("code_exceptiontable", c.exceptiontable),
+            ("code_localsplusnames", c.localsplusnames),
+            ("code_localspluskinds", c.localspluskinds),
+            ("code_filename", c.filename),
+            ("code_name", c.name),
+            ("code_qualname", c.qualname),
+            ("code_linetable", c.linetable),
+        ] {
+            self.put(g, at + l.get(field), id)?;
+        }
+        self.fixups.push(Fixup {
+            slot: at,
+            target: at,
+            kind: Kind::Code,
+        });
+        Ok(at)
+    }
+
+    fn write_uint(&mut self, at: u64, v: u64, width: usize) {
+        let at = at as usize;
+        let b = &mut self.bytes[at..at + width];
+        match (self.l.endian, width) {
+            (Endian::Little, _) => b.copy_from_slice(&v.to_le_bytes()[..width]),
+            (Endian::Big, _) => b.copy_from_slice(&v.to_be_bytes()[8 - width..]),
+        }
+    }
+}
+
+fn ext(sym: &'static str, off: u64) -> Done {
+    Done {
+        at: Target::Ext(sym, off),
+        fix: None,
+    }
+}
+
+fn own(at: u64, fix: Option<Kind>) -> Done {
+    Done {
+        at: Target::Own(at),
+        fix,
+    }
+}
