@@ -127,6 +127,6 @@ rm -f "$vdir/.installed"
 # make install byte-compiles the stdlib as a release install does, so the
 # stock build imports from .pyc files as users see it.
 (cd "$src" && make -j"$jobs" >"$vdir/make.log" 2>&1 && make install >"$vdir/install.log" 2>&1) ||
-  { tail -40 "$vdir/make.log" "$vdir/install.log" 2>/dev/null >&2; die "build failed: $vdir/make.log, $vdir/install.log"; }
+  { tail -40 "$vdir/make.log" "$vdir/install.log" >&2 2>/dev/null; die "build failed: $vdir/make.log, $vdir/install.log"; }
 echo "$inputs" >"$vdir/.installed"
 echo "$prefix"

@@ -489,7 +489,6 @@ fn cmd_extract(a: ExtractArgs) -> Result<()> {
 
 fn cmd_deep(a: DeepArgs) -> Result<()> {
     use objfreeze::cpython::deep;
-    use objfreeze::objwrite::PointerTo;
     let name = a.table.display().to_string();
     let bytes = load(&a.table)?;
     let found = objread::find_tables(&name, &bytes)?;
@@ -522,24 +521,7 @@ fn cmd_deep(a: DeepArgs) -> Result<()> {
         );
     }
     let blob = deep::build(table, &layout).with_context(|| format!("{name} with {lname}"))?;
-    let relocs: Vec<(u64, PointerTo)> = blob
-        .relocs
-        .iter()
-        .map(|r| {
-            let to = match &r.target {
-                deep::emit::Target::Own(at) => PointerTo::Own(*at),
-                deep::emit::Target::Ext(sym, at) => PointerTo::Symbol(sym.to_string(), *at),
-            };
-            (r.slot, to)
-        })
-        .collect();
-    let obj = objfreeze::objwrite::write_data_object(
-        &target,
-        &symbol,
-        Visibility::Hidden,
-        &blob.bytes,
-        &relocs,
-    )?;
+    let obj = objfreeze::objwrite::write_data_object(&target, &symbol, Visibility::Hidden, &blob.bytes)?;
     objfreeze::output::write_atomic(&a.output, &obj)?;
     let r = &blob.report;
     if let Some(why) = &r.unsupported {
@@ -551,7 +533,7 @@ fn cmd_deep(a: DeepArgs) -> Result<()> {
         }
     }
     eprintln!(
-        "objfreeze: {}: {} of {} modules deep-frozen for CPython {} ({} bytes, {} relocations, {} fixups){}",
+        "objfreeze: {}: {} of {} modules deep-frozen for CPython {} ({} bytes, {} pointers, {} fixups){}",
         a.output.display(),
         r.frozen,
         r.modules,

@@ -160,26 +160,9 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
     obj
 }
 
-/// Where a pointer-sized slot of a data object points.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PointerTo {
-    /// An offset in the data itself.
-    Own(u64),
-    /// An external symbol (C name, without the platform's underscore) plus an offset.
-    Symbol(String, u64),
-}
-
-/// Writable data under one global symbol, with absolute pointer-sized
-/// relocations at `relocs` (slot offset, target): for data that must point
-/// at objects of the program it is linked into. Unlike a table, such an
-/// object has relocations and its pages are written by the loader.
-pub fn write_data_object(
-    target: &Target,
-    symbol: &str,
-    visibility: Visibility,
-    data: &[u8],
-    relocs: &[(u64, PointerTo)],
-) -> Result<Vec<u8>> {
+/// Writable data under one global symbol: for data the program writes at
+/// run time (fixed up in place), which a table never is.
+pub fn write_data_object(target: &Target, symbol: &str, visibility: Visibility, data: &[u8]) -> Result<Vec<u8>> {
     if !is_c_identifier(symbol) {
         bail!("{symbol:?}: a data symbol must be a C identifier");
     }
@@ -199,42 +182,6 @@ pub fn write_data_object(
         section: SymbolSection::Section(section),
         flags: SymbolFlags::None,
     });
-    let own = obj.section_symbol(section);
-    let mut externs = std::collections::HashMap::new();
-    let size = target.arch.address_size().map_or(64, |a| a.bytes() * 8);
-    for (slot, to) in relocs {
-        let (sym, addend) = match to {
-            PointerTo::Own(at) => (own, *at as i64),
-            PointerTo::Symbol(name, at) => {
-                let id = *externs.entry(name.clone()).or_insert_with(|| {
-                    obj.add_symbol(Symbol {
-                        name: name.as_bytes().to_vec(),
-                        value: 0,
-                        size: 0,
-                        kind: SymbolKind::Data,
-                        scope: SymbolScope::Unknown,
-                        weak: false,
-                        section: SymbolSection::Undefined,
-                        flags: SymbolFlags::None,
-                    })
-                });
-                (id, *at as i64)
-            }
-        };
-        obj.add_relocation(
-            section,
-            object::write::Relocation {
-                offset: *slot,
-                symbol: sym,
-                addend,
-                flags: object::RelocationFlags::Generic {
-                    kind: object::RelocationKind::Absolute,
-                    encoding: object::RelocationEncoding::Generic,
-                    size,
-                },
-            },
-        )?;
-    }
     Ok(obj.write()?)
 }
 

@@ -76,6 +76,7 @@
 #include "marshal.h"
 #include "pycore_code.h"
 #include "pycore_pystate.h"
+#include "pycore_runtime.h"
 #include "pycore_unicodeobject.h"
 #include "objfreeze_deep.h"
 /* Defined in Python/specialize.c; codeobject.c declares it the same way. */
@@ -280,14 +281,16 @@ static void deep_check(int s)
              (unsigned long)d->python_hex, (unsigned long)PY_VERSION_HEX);
     if (memcmp(d->table_digest, t->digest, sizeof d->table_digest) != 0)
         fail(sections[s].symbol, "its _deep blob was written for another table (digest differs): rebuild it", 0, 0);
-    if (d->modules % 8 != 0 || d->fixups % 4 != 0 || d->modules < sizeof *d ||
+    if (d->modules % 8 != 0 || d->fixups % 4 != 0 || d->relocs % 4 != 0 || d->modules < sizeof *d ||
         (uint64_t)d->modules + (uint64_t)d->nmodules * sizeof *m > d->fixups ||
-        (uint64_t)d->fixups + (uint64_t)d->nfixups * sizeof(objfreeze_deep_fixup) > d->total_size)
+        (uint64_t)d->fixups + (uint64_t)d->nfixups * sizeof(objfreeze_deep_fixup) > d->relocs ||
+        (uint64_t)d->relocs + (uint64_t)d->nrelocs * 4 > d->total_size)
         fail(sections[s].symbol, "its _deep blob's records run out of it", 0, 0);
     m = objfreeze_deep_modules(d);
     for (i = 0; i < d->nmodules; i++) {
         if ((i > 0 && m[i].data_offset <= m[i - 1].data_offset) || m[i].code % 16 != 0 ||
-            m[i].code >= d->total_size || m[i].first > d->nfixups || m[i].count > d->nfixups - m[i].first)
+            m[i].code >= d->total_size || m[i].first > d->nfixups || m[i].count > d->nfixups - m[i].first ||
+            m[i].first_reloc > d->nrelocs || m[i].nrelocs > d->nrelocs - m[i].first_reloc || m[i].state != 0)
             fail(sections[s].symbol, "its _deep blob's module record %lu is damaged", (unsigned long)i, 0);
     }
 }
@@ -431,6 +434,41 @@ static void deep_at_exit(void)
     deep_finalized = 1;
 }
 
+/* What extern pointer slots point into, in objfreeze_deep_extern order. */
+static char *const deep_externs[OBJFREEZE_DEEP_EXTERNS] = {
+    (char *)&PyUnicode_Type, (char *)&PyBytes_Type, (char *)&PyTuple_Type,
+    (char *)&PyLong_Type, (char *)&PyFloat_Type, (char *)&PyComplex_Type,
+    (char *)&PyCode_Type, (char *)&_Py_NoneStruct, (char *)&_Py_TrueStruct,
+    (char *)&_Py_FalseStruct, (char *)&_Py_EllipsisObject, (char *)&_PyRuntime,
+};
+
+/* Make module m's pointer slots addresses (once: they are offsets until). */
+static void deep_relocate(int s, objfreeze_deep *d, const objfreeze_deep_module *m)
+{
+    char *base = (char *)d;
+    const uint32_t *r = objfreeze_deep_relocs(d) + m->first_reloc;
+    uint32_t i;
+    for (i = 0; i < m->nrelocs; i++) {
+        uint32_t at = r[i] & ~(uint32_t)1;
+        uintptr_t *slot = (uintptr_t *)(base + at), v;
+        if (at % sizeof *slot != 0 || at > d->total_size - sizeof *slot)
+            fail(sections[s].symbol, "its _deep blob's pointer slot %lu is out of bounds",
+                 (unsigned long)(m->first_reloc + i), 0);
+        v = *slot;
+        if (r[i] & 1) {
+            if (v >> 24 >= OBJFREEZE_DEEP_EXTERNS)
+                fail(sections[s].symbol, "its _deep blob's pointer slot %lu names extern %lu",
+                     (unsigned long)(m->first_reloc + i), (unsigned long)(v >> 24));
+            *slot = (uintptr_t)(deep_externs[v >> 24] + (v & 0xffffffu));
+        } else {
+            if (v >= d->total_size)
+                fail(sections[s].symbol, "its _deep blob's pointer slot %lu points out of it",
+                     (unsigned long)(m->first_reloc + i), 0);
+            *slot = (uintptr_t)(base + v);
+        }
+    }
+}
+
 /* Run module m's fixups. 0 on success; -1 with an exception set. */
 static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, PyInterpreterState *interp)
 {
@@ -493,18 +531,23 @@ static PyObject *deep_code(const char *data)
         if (d == NULL || data < start || data >= start + t->total_size) continue;
         m = objfreeze_deep_find(d, (uint32_t)(data - start));
         if (m == NULL) return NULL;
-        if (m->state == 2) return Py_NewRef((PyObject *)((char *)d + m->code));
-        if (m->state == 1) return NULL; /* re-entered while fixing up: unmarshal */
+        if (m->state & OBJFREEZE_DEEP_READY) return Py_NewRef((PyObject *)((char *)d + m->code));
+        if (m->state & OBJFREEZE_DEEP_BUSY) return NULL; /* re-entered while fixing up: unmarshal */
         if (!deep_atexit_registered) {
             if (Py_AtExit(deep_at_exit) != 0) return NULL;
             deep_atexit_registered = 1;
         }
-        m->state = 1;
+        if (!(m->state & OBJFREEZE_DEEP_RELOCATED)) {
+            deep_relocate(s, d, m);
+            m->state = OBJFREEZE_DEEP_RELOCATED;
+        }
+        m->state |= OBJFREEZE_DEEP_BUSY;
         if (deep_fix(s, d, m, interp) != 0) {
-            m->state = 0;
+            /* Fixups start from the static objects again, so a retry is safe. */
+            m->state = OBJFREEZE_DEEP_RELOCATED;
             return NULL;
         }
-        m->state = 2;
+        m->state = OBJFREEZE_DEEP_RELOCATED | OBJFREEZE_DEEP_READY;
         return Py_NewRef((PyObject *)((char *)d + m->code));
     }
     return NULL;

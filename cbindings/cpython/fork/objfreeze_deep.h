@@ -4,27 +4,39 @@
  * (code, str, bytes, tuple, int, float, complex), laid out for one CPython
  * build, in a writable data section under the table's symbol + "_deep".
  * Every offset below is from the blob's first byte; every integer is a
- * uint32_t in the target's byte order. Pointers inside the objects are
- * relocations the linker resolved: the blob is used where it lies.
+ * uint32_t in the target's byte order, but pointer slots.
  *
- *   header (72 bytes)
+ * The object holding a blob has no relocations: until its module's first
+ * import, a pointer slot holds an offset in the blob, or, for an extern,
+ * (index << 24 | offset) into objfreeze_deep_externs' index-th object. The
+ * module lists its slots; the runtime makes them addresses, then runs the
+ * module's fixups. Pages of modules never imported are never written.
+ *
+ *   header (80 bytes)
  *      0  magic          "OFZDEEP\n"
  *      8  version        1
  *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
  *     16  nmodules       module records, sorted by data_offset
  *     20  nfixups        fixup records
- *     24  modules        offset of the module records
- *     28  fixups         offset of the fixup records
- *     32  total_size     length of the blob
- *     36  reserved       0
- *     40  table_digest   the served table's digest (objfreeze_table.digest)
- *   module record (24 bytes)
+ *     24  nrelocs        pointer-slot records
+ *     28  modules        offset of the module records
+ *     32  fixups         offset of the fixup records
+ *     36  relocs         offset of the pointer-slot records
+ *     40  total_size     length of the blob
+ *     44  reserved       0
+ *     48  table_digest   the served table's digest (objfreeze_table.digest)
+ *   module record (32 bytes)
  *      0  data_offset    the module's marshal data in the table: the key
  *      4  code           offset of its code object
  *      8  first          its first fixup
  *     12  count          its number of fixups, run in order at first import
- *     16  state          0 at rest; written at run time (1 busy, 2 ready)
- *     20  reserved       0
+ *     16  first_reloc    its first pointer-slot record
+ *     20  nrelocs        its number of pointer slots
+ *     24  state          0 at rest; written at run time (OBJFREEZE_DEEP_*)
+ *     28  reserved       0
+ *   pointer-slot record (4 bytes)
+ *      0  slot | extern  offset of a pointer slot (pointer-aligned) | 1 if
+ *                        it holds an extern
  *   fixup record (8 bytes)
  *      0  slot           offset of a PyObject * that receives the result
  *      4  target | kind  offset of a static object (16-aligned) | kind:
@@ -52,11 +64,34 @@ enum objfreeze_deep_kind {
 };
 #define OBJFREEZE_DEEP_KIND_MASK 15u
 
+/* Module record states. */
+#define OBJFREEZE_DEEP_RELOCATED 1u /* pointers are addresses */
+#define OBJFREEZE_DEEP_BUSY 2u      /* fixups running */
+#define OBJFREEZE_DEEP_READY 4u     /* fixups done: the code is usable */
+
+/* Extern indexes (objfreeze_deep_externs lists their addresses). */
+enum objfreeze_deep_extern {
+    OBJFREEZE_DEEP_UNICODE_TYPE,
+    OBJFREEZE_DEEP_BYTES_TYPE,
+    OBJFREEZE_DEEP_TUPLE_TYPE,
+    OBJFREEZE_DEEP_LONG_TYPE,
+    OBJFREEZE_DEEP_FLOAT_TYPE,
+    OBJFREEZE_DEEP_COMPLEX_TYPE,
+    OBJFREEZE_DEEP_CODE_TYPE,
+    OBJFREEZE_DEEP_NONE,
+    OBJFREEZE_DEEP_TRUE,
+    OBJFREEZE_DEEP_FALSE,
+    OBJFREEZE_DEEP_ELLIPSIS,
+    OBJFREEZE_DEEP_RUNTIME,
+    OBJFREEZE_DEEP_EXTERNS
+};
 typedef struct objfreeze_deep_module {
     uint32_t data_offset;
     uint32_t code;
     uint32_t first;
     uint32_t count;
+    uint32_t first_reloc;
+    uint32_t nrelocs;
     uint32_t state;
     uint32_t reserved;
 } objfreeze_deep_module;
@@ -72,8 +107,10 @@ typedef struct objfreeze_deep {
     uint32_t python_hex;
     uint32_t nmodules;
     uint32_t nfixups;
+    uint32_t nrelocs;
     uint32_t modules;
     uint32_t fixups;
+    uint32_t relocs;
     uint32_t total_size;
     uint32_t reserved;
     unsigned char table_digest[32];
@@ -87,6 +124,11 @@ static inline objfreeze_deep_module *objfreeze_deep_modules(objfreeze_deep *d)
 static inline const objfreeze_deep_fixup *objfreeze_deep_fixups(const objfreeze_deep *d)
 {
     return (const objfreeze_deep_fixup *)((const char *)d + d->fixups);
+}
+
+static inline const uint32_t *objfreeze_deep_relocs(const objfreeze_deep *d)
+{
+    return (const uint32_t *)((const char *)d + d->relocs);
 }
 
 /* The record of the module whose marshal data is at `data_offset` in the

@@ -1,16 +1,19 @@
 //! Marshal object graphs laid out as static CPython objects, shaped by a
 //! [`Layout`]: each object is a copy of the probe's template with lengths,
-//! data and pointers filled in. Pointers are relocations, to the blob itself
-//! or to CPython's own symbols (types, None/True/False/Ellipsis, and the
-//! singletons inside `_PyRuntime`). What only the running interpreter can
-//! do (interning, hashing into frozensets, code versions, quickening) is
-//! left as fixups for the module's first import.
+//! data and pointers filled in. Pointers are recorded, not written: to the
+//! blob itself or to CPython's own objects (types, None/True/False/Ellipsis,
+//! and the singletons inside `_PyRuntime`); the blob stores them as offsets
+//! that the runtime turns into addresses at the module's first import, so
+//! the object file has no relocations and pages of modules never imported
+//! are never written. What only the running interpreter can do (interning,
+//! hashing into frozensets, code versions, quickening) is left as fixups
+//! for that same first import.
 
 use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
-use super::format::{Kind, OBJECT_ALIGN};
+use super::format::{extern_index, Kind, OBJECT_ALIGN};
 use super::layout::Layout;
 use crate::cpython::marshal::{Code, Graph, Long, Obj, ObjId, Str};
 use crate::format::Endian;
@@ -20,8 +23,8 @@ use crate::format::Endian;
 pub enum Target {
     /// An offset in the objects area.
     Own(u64),
-    /// A CPython symbol plus an offset.
-    Ext(&'static str, u64),
+    /// One of [`EXTERNS`] (by index) plus an offset.
+    Ext(usize, u64),
 }
 
 /// A fixup, with offsets in the objects area.
@@ -45,6 +48,8 @@ pub struct Placed {
     pub code: u64,
     pub first_fixup: usize,
     pub fixups: usize,
+    pub first_reloc: usize,
+    pub relocs: usize,
 }
 
 /// An emitted object: where it is and what a slot pointing at it needs.
@@ -92,6 +97,8 @@ impl<'l> Emitter<'l> {
                     code,
                     first_fixup: saved.2,
                     fixups: self.fixups.len() - saved.2,
+                    first_reloc: saved.1,
+                    relocs: self.relocs.len() - saved.1,
                 }),
                 Target::Ext(..) => unreachable!("code objects are always emitted"),
             }
@@ -155,7 +162,7 @@ impl<'l> Emitter<'l> {
         let at = self.alloc(pre, size.max(len));
         let t = self.l.template(tmpl, len)?;
         self.bytes[at as usize..at as usize + len].copy_from_slice(t);
-        self.reloc(at + self.l.get("ob_type"), Target::Ext(ty, 0));
+        self.reloc(at + self.l.get("ob_type"), Target::Ext(extern_index(ty), 0));
         Ok(at)
     }
 
@@ -408,9 +415,9 @@ impl<'l> Emitter<'l> {
     }
 }
 
-fn ext(sym: &'static str, off: u64) -> Done {
+fn ext(sym: &str, off: u64) -> Done {
     Done {
-        at: Target::Ext(sym, off),
+        at: Target::Ext(extern_index(sym), off),
         fix: None,
     }
 }

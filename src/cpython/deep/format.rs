@@ -1,27 +1,38 @@
 //! The deep-frozen blob: what `cbindings/cpython/fork/objfreeze_deep.h`
 //! reads. One blob per table, in a writable data section, at the table's
 //! symbol with `_deep` appended. All offsets are from the blob's first byte;
-//! all integers are u32 in the target's byte order.
+//! all integers are u32 in the target's byte order, but pointer slots.
+//!
+//! The blob has no relocations. A pointer slot holds, until its module's
+//! first import, either an offset in the blob, or `index << 24 | offset`
+//! into one of [`EXTERNS`]; each module lists its slots, and the runtime
+//! turns them into addresses before running the module's fixups.
 //!
 //! ```text
-//! header (72 bytes)
+//! header (80 bytes)
 //!    0  magic          "OFZDEEP\n"
 //!    8  version        1
 //!   12  python_hex     PY_VERSION_HEX of the build whose layout it follows
 //!   16  nmodules       module records, sorted by data_offset
 //!   20  nfixups        fixup records
-//!   24  modules        offset of the module records
-//!   28  fixups         offset of the fixup records
-//!   32  total_size     length of the blob
-//!   36  reserved       0
-//!   40  table_digest   the served table's BLAKE3 digest (its header's)
-//! module record (24 bytes)
+//!   24  nrelocs        pointer-slot records
+//!   28  modules        offset of the module records
+//!   32  fixups         offset of the fixup records
+//!   36  relocs         offset of the pointer-slot records
+//!   40  total_size     length of the blob
+//!   44  reserved       0
+//!   48  table_digest   the served table's BLAKE3 digest (its header's)
+//! module record (32 bytes)
 //!    0  data_offset    the module's marshal data in the table: the key
 //!    4  code           offset of its code object
 //!    8  first          its first fixup
 //!   12  count          its number of fixups, run in order at first import
-//!   16  state          0 at rest; written at run time (1 busy, 2 ready)
-//!   20  reserved       0
+//!   16  first_reloc    its first pointer-slot record
+//!   20  nrelocs        its number of pointer slots
+//!   24  state          0 at rest; written at run time
+//!   28  reserved       0
+//! pointer-slot record (4 bytes)
+//!    0  slot | extern  offset of a pointer slot | 1 if it holds an extern
 //! fixup record (8 bytes)
 //!    0  slot           offset of a pointer that gets the result
 //!    4  target | kind  offset of a static object (16-aligned) | kind
@@ -32,8 +43,9 @@
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
 pub const VERSION: u32 = 1;
-pub const HEADER_SIZE: usize = 72;
-pub const MODULE_SIZE: usize = 24;
+pub const HEADER_SIZE: usize = 80;
+pub const MODULE_SIZE: usize = 32;
+pub const RELOC_SIZE: usize = 4;
 pub const FIXUP_SIZE: usize = 8;
 /// Objects start 16-aligned, which leaves the target's low 4 bits for the kind.
 pub const OBJECT_ALIGN: usize = 16;
@@ -45,6 +57,34 @@ pub enum Kind {
     FrozenSet = 2,
     Slice = 3,
     Code = 4,
+}
+
+/// What extern pointer slots point into, by index: `objfreeze_deep.h`
+/// lists the same addresses in the same order.
+pub const EXTERNS: &[&str] = &[
+    "PyUnicode_Type",
+    "PyBytes_Type",
+    "PyTuple_Type",
+    "PyLong_Type",
+    "PyFloat_Type",
+    "PyComplex_Type",
+    "PyCode_Type",
+    "_Py_NoneStruct",
+    "_Py_TrueStruct",
+    "_Py_FalseStruct",
+    "_Py_EllipsisObject",
+    "_PyRuntime",
+];
+
+/// An extern slot's offset must fit below the index byte.
+pub const EXTERN_OFFSET_LIMIT: u64 = 1 << 24;
+
+/// Index of an extern; the names are this module's constants.
+pub fn extern_index(name: &str) -> usize {
+    EXTERNS
+        .iter()
+        .position(|e| *e == name)
+        .unwrap_or_else(|| panic!("{name} is not in EXTERNS"))
 }
 
 /// Symbol of the blob serving the table at `table_symbol`.

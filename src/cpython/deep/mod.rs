@@ -17,14 +17,12 @@ use anyhow::{bail, Result};
 
 use crate::cpython::{marshal, pyc};
 use crate::format::{Endian, Table, TagKind};
-use emit::{Emitter, Reloc, Target};
+use emit::{Emitter, Target};
 use layout::Layout;
 
-/// The blob and the relocations it needs, with offsets from its start.
+/// The blob, ready to be placed as it is.
 pub struct Blob {
     pub bytes: Vec<u8>,
-    /// Slots pointing into the blob itself: `Target::Own(offset)`.
-    pub relocs: Vec<Reloc>,
     pub report: Report,
 }
 
@@ -36,6 +34,7 @@ pub struct Report {
     /// Modules left marshalled, and why.
     pub skipped: Vec<(String, String)>,
     pub fixups: usize,
+    /// Pointer slots, made addresses at first import.
     pub relocs: usize,
     pub bytes: usize,
     /// Set when the whole build is unsupported (every module stays marshalled).
@@ -87,74 +86,75 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
     report.frozen = modules.len();
     modules.sort_by_key(|m| m.0);
 
-    // Header, module records and fixups first; the objects after, moved up by `base`.
-    let nfix = e.fixups.len();
-    let base =
-        (format::HEADER_SIZE + modules.len() * format::MODULE_SIZE + nfix * format::FIXUP_SIZE)
-            .next_multiple_of(format::OBJECT_ALIGN) as u64;
-    let total = base + e.bytes.len() as u64;
+    // Header and records first; the objects after, moved up by `base`.
+    let (nfix, nrel) = (e.fixups.len(), e.relocs.len());
+    let modules_at = format::HEADER_SIZE;
+    let fixups_at = modules_at + modules.len() * format::MODULE_SIZE;
+    let relocs_at = fixups_at + nfix * format::FIXUP_SIZE;
+    let base = (relocs_at + nrel * format::RELOC_SIZE).next_multiple_of(format::OBJECT_ALIGN);
+    let total = base as u64 + e.bytes.len() as u64;
     if total > u32::MAX as u64 {
         bail!("{total} bytes of objects: a deep-frozen blob is limited to 4 GiB");
     }
-    let mut out = Vec::with_capacity(total as usize);
     let en = l.endian;
-    let u32b = |v: u64| -> [u8; 4] {
-        match en {
+    let mut out = Vec::with_capacity(total as usize);
+    let put = |out: &mut Vec<u8>, v: usize| {
+        out.extend_from_slice(&match en {
             Endian::Little => (v as u32).to_le_bytes(),
             Endian::Big => (v as u32).to_be_bytes(),
-        }
+        })
     };
     out.extend_from_slice(format::MAGIC);
-    let modules_at = format::HEADER_SIZE as u64;
-    let fixups_at = modules_at + (modules.len() * format::MODULE_SIZE) as u64;
     for v in [
-        format::VERSION as u64,
-        l.get("version_hex"),
-        modules.len() as u64,
-        nfix as u64,
+        format::VERSION as usize,
+        l.get("version_hex") as usize,
+        modules.len(),
+        nfix,
+        nrel,
         modules_at,
         fixups_at,
-        total,
+        relocs_at,
+        total as usize,
         0,
     ] {
-        out.extend_from_slice(&u32b(v));
+        put(&mut out, v);
     }
     out.extend_from_slice(&table.digest());
     for (data_offset, p) in &modules {
-        for v in [
-            data_offset.to_owned() as u64,
-            base + p.code,
-            p.first_fixup as u64,
-            p.fixups as u64,
-            0,
-            0,
-        ] {
-            out.extend_from_slice(&u32b(v));
+        for v in [*data_offset as usize, base + p.code as usize, p.first_fixup, p.fixups, p.first_reloc, p.relocs, 0, 0] {
+            put(&mut out, v);
         }
     }
     for f in &e.fixups {
-        out.extend_from_slice(&u32b(base + f.slot));
-        out.extend_from_slice(&u32b((base + f.target) | f.kind as u64));
+        put(&mut out, base + f.slot as usize);
+        put(&mut out, (base + f.target as usize) | f.kind as usize);
     }
-    out.resize(base as usize, 0);
+    for r in &e.relocs {
+        put(&mut out, (base + r.slot as usize) | matches!(r.target, Target::Ext(..)) as usize);
+    }
+    out.resize(base, 0);
     out.extend_from_slice(&e.bytes);
-    let relocs: Vec<Reloc> = e
-        .relocs
-        .into_iter()
-        .map(|r| Reloc {
-            slot: base + r.slot,
-            target: match r.target {
-                Target::Own(at) => Target::Own(base + at),
-                ext => ext,
-            },
-        })
-        .collect();
+    // The slots' contents: what the runtime relocates at first import.
+    let ptr = l.at("pointer_size");
+    for r in &e.relocs {
+        let v = match r.target {
+            Target::Own(at) => base as u64 + at,
+            Target::Ext(i, off) => {
+                if off >= format::EXTERN_OFFSET_LIMIT {
+                    bail!("offset {off} into {} is too large for a pointer slot", format::EXTERNS[i]);
+                }
+                ((i as u64) << 24) | off
+            }
+        };
+        let at = base + r.slot as usize;
+        let b = &mut out[at..at + ptr];
+        match en {
+            Endian::Little => b.copy_from_slice(&v.to_le_bytes()[..ptr]),
+            Endian::Big => b.copy_from_slice(&v.to_be_bytes()[8 - ptr..]),
+        }
+    }
     report.fixups = nfix;
-    report.relocs = relocs.len();
+    report.relocs = nrel;
     report.bytes = out.len();
-    Ok(Blob {
-        bytes: out,
-        relocs,
-        report,
-    })
+    Ok(Blob { bytes: out, report })
 }
