@@ -480,7 +480,8 @@ static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, Py
         uint32_t target = f->target & ~OBJFREEZE_DEEP_KIND_MASK;
         PyObject **slot = (PyObject **)(base + f->slot);
         PyObject *obj = (PyObject *)(base + target);
-        if (f->slot % sizeof(PyObject *) != 0 || f->slot > d->total_size - sizeof(PyObject *) || target >= d->total_size)
+        if (f->slot % sizeof(PyObject *) != 0 || f->slot > d->total_size - sizeof(PyObject *) ||
+            (kind != OBJFREEZE_DEEP_COPY && target >= d->total_size))
             fail(sections[s].symbol, "its _deep blob's fixup %lu is out of bounds", (unsigned long)(m->first + i), 0);
         switch (kind) {
         case OBJFREEZE_DEEP_INTERN:
@@ -504,6 +505,15 @@ static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, Py
             co->co_version = interp->func_state.next_version;
             if (interp->func_state.next_version != 0) interp->func_state.next_version++;
             _PyCode_Quicken(_PyCode_CODE(co), Py_SIZE(co), 1);
+            break;
+        }
+        case OBJFREEZE_DEEP_COPY: {
+            /* An earlier fixup of this module: it has run. */
+            uint32_t from = f->target >> 4;
+            if (from < m->first || from >= m->first + i)
+                fail(sections[s].symbol, "its _deep blob's fixup %lu copies from fixup %lu, not an earlier one",
+                     (unsigned long)(m->first + i), (unsigned long)from);
+            *slot = *(PyObject **)(base + objfreeze_deep_fixups(d)[from].slot);
             break;
         }
         default:

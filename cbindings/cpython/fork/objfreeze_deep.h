@@ -41,7 +41,9 @@
  *      0  slot           offset of a PyObject * that receives the result
  *      4  target | kind  offset of a static object (16-aligned) | kind:
  *                        1 intern the str, 2 frozenset of the tuple,
- *                        3 slice of the 3-tuple, 4 finish the code object
+ *                        3 slice of the 3-tuple, 4 finish the code object;
+ *                        or an earlier fixup's index << 4 | 5: copy what
+ *                        it stored (a str interned once per module)
  *
  * src/cpython/deep/format.rs writes it; a test compiles this header and
  * compares. No dependencies beyond <stdint.h>; the runtime is frozen.c.
@@ -60,7 +62,8 @@ enum objfreeze_deep_kind {
     OBJFREEZE_DEEP_INTERN = 1,
     OBJFREEZE_DEEP_FROZENSET = 2,
     OBJFREEZE_DEEP_SLICE = 3,
-    OBJFREEZE_DEEP_CODE = 4
+    OBJFREEZE_DEEP_CODE = 4,
+    OBJFREEZE_DEEP_COPY = 5
 };
 #define OBJFREEZE_DEEP_KIND_MASK 15u
 

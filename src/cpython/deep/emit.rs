@@ -27,7 +27,8 @@ pub enum Target {
     Ext(usize, u64),
 }
 
-/// A fixup, with offsets in the objects area.
+/// A fixup, with offsets in the objects area (for [`Kind::Copy`], `target`
+/// is the index of the fixup whose result it copies).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fixup {
     pub slot: u64,
@@ -69,6 +70,9 @@ pub struct Emitter<'l> {
     /// Objects of the module being emitted (no sharing across modules:
     /// each module's first import fixes up only its own objects).
     memo: HashMap<ObjId, Option<Done>>,
+    /// The fixup that interns each string of the module: later slots copy
+    /// its result instead of interning again.
+    interned: HashMap<u64, u64>,
 }
 
 impl<'l> Emitter<'l> {
@@ -80,6 +84,7 @@ impl<'l> Emitter<'l> {
             relocs: Vec::new(),
             fixups: Vec::new(),
             memo: HashMap::new(),
+            interned: HashMap::new(),
         }
     }
 
@@ -88,6 +93,7 @@ impl<'l> Emitter<'l> {
     pub fn module(&mut self, g: &Graph) -> Result<Placed> {
         let saved = (self.bytes.len(), self.relocs.len(), self.fixups.len());
         self.memo.clear();
+        self.interned.clear();
         let r = (|| {
             if !matches!(g.objs[g.root as usize], Obj::Code(_)) {
                 bail!("the marshal data is not a code object");
@@ -173,12 +179,16 @@ impl<'l> Emitter<'l> {
     /// Point the slot at `slot` to object `id`, with the fixup it needs.
     fn put(&mut self, g: &Graph, slot: u64, id: ObjId) -> Result<()> {
         let d = self.obj(g, id)?;
-        if let (Some(kind), Target::Own(target)) = (d.fix, &d.at) {
-            self.fixups.push(Fixup {
-                slot,
-                target: *target,
-                kind,
-            });
+        if let (Some(mut kind), Target::Own(mut target)) = (d.fix, d.at.clone()) {
+            if kind == Kind::Intern {
+                match self.interned.get(&target) {
+                    Some(&first) => (kind, target) = (Kind::Copy, first),
+                    None => {
+                        self.interned.insert(target, self.fixups.len() as u64);
+                    }
+                }
+            }
+            self.fixups.push(Fixup { slot, target, kind });
         }
         self.reloc(slot, d.at);
         Ok(())

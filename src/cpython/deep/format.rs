@@ -38,8 +38,10 @@
 //!    4  target | kind  offset of a static object (16-aligned) | kind
 //! ```
 //! Kinds: intern the string (`_PyUnicode_InternImmortal`), make a
-//! frozenset or a slice of the static tuple, or finish a code object
-//! (its version number and quickened bytecode).
+//! frozenset or a slice of the static tuple, finish a code object (its
+//! version number and quickened bytecode), or copy what an earlier fixup
+//! of the module stored (target: that fixup's index << 4): a string is
+//! interned once per module however many slots hold it.
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
 pub const VERSION: u32 = 1;
@@ -57,6 +59,8 @@ pub enum Kind {
     FrozenSet = 2,
     Slice = 3,
     Code = 4,
+    /// Copy the pointer an earlier fixup (index `target >> 4`) stored.
+    Copy = 5,
 }
 
 /// What extern pointer slots point into, by index: `objfreeze_deep.h`

@@ -18,6 +18,7 @@ use anyhow::{bail, Result};
 use crate::cpython::{marshal, pyc};
 use crate::format::{Endian, Table, TagKind};
 use emit::{Emitter, Target};
+use format::Kind;
 use layout::Layout;
 
 /// The blob, ready to be placed as it is.
@@ -127,7 +128,11 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
     }
     for f in &e.fixups {
         put(&mut out, base + f.slot as usize);
-        put(&mut out, (base + f.target as usize) | f.kind as usize);
+        let target = match f.kind {
+            Kind::Copy => (f.target as usize) << 4,
+            _ => base + f.target as usize,
+        };
+        put(&mut out, target | f.kind as usize);
     }
     for r in &e.relocs {
         put(&mut out, (base + r.slot as usize) | matches!(r.target, Target::Ext(..)) as usize);
