@@ -39,6 +39,7 @@
 #include "pycore_long.h"
 #include "pycore_object.h"
 #include "pycore_runtime.h"
+#include "pycore_runtime_init.h"
 #include "opcode_ids.h"
 
 #include <stddef.h>
@@ -73,6 +74,9 @@ struct objfreeze_layout_templates {
     PyBytesObject bytes;
     PyTupleObject tuple;
     PyCodeObject code;
+    /* CPython's static strings, as _PyRuntime holds them: a str equal to
+       one of them is written as a pointer to it (interned already). */
+    struct _Py_global_strings strings;
 };
 
 #define RT(member) offsetof(_PyRuntimeState, static_objects.singletons.member)
@@ -154,6 +158,13 @@ struct objfreeze_layout_templates {
     X(tmpl_bytes, TMPL(bytes))                                                \
     X(tmpl_tuple, TMPL(tuple))                                                \
     X(tmpl_code, TMPL(code))                                                  \
+    X(tmpl_literals, TMPL(strings.literals))                                  \
+    X(tmpl_literals_size, sizeof(((struct _Py_global_strings *)0)->literals)) \
+    X(tmpl_identifiers, TMPL(strings.identifiers))                            \
+    X(tmpl_identifiers_size, sizeof(((struct _Py_global_strings *)0)->identifiers)) \
+    X(rt_literals, RT(strings.literals))                                      \
+    X(rt_identifiers, RT(strings.identifiers))                                \
+    X(str_align, _Alignof(PyASCIIObject))                                     \
     X(tmpl_size, sizeof(struct objfreeze_layout_templates))
 
 #define OBJFREEZE_NAME(name, value) objfreeze_layout_##name,
@@ -197,5 +208,6 @@ const struct objfreeze_layout_probe objfreeze_cpython_layout = {
         .bytes = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0), .ob_shash = -1},
         .tuple = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0), .ob_hash = -1},
         .code = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0)},
+        .strings = {.literals = _Py_str_literals_INIT, .identifiers = _Py_str_identifiers_INIT},
     },
 };

@@ -267,6 +267,13 @@ impl<'l> Emitter<'l> {
             _ => {}
         }
         let max = s.max_char();
+        if max < 0x80 {
+            let ascii: Vec<u8> = s.chars.iter().map(|&c| c as u8).collect();
+            if let Some(at) = l.static_str(&ascii) {
+                // CPython's own static string: interned for good already.
+                return ext("_PyRuntime", at);
+            }
+        }
         let (tmpl, head, width) = match max {
             0..=0x7f => ("tmpl_str_ascii", l.at("str_ascii_size"), 1),
             0x80..=0xff => ("tmpl_str_ucs1", l.at("str_compact_size"), 1),

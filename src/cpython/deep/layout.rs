@@ -87,6 +87,13 @@ pub const NAMES: &[&str] = &[
     "tmpl_bytes",
     "tmpl_tuple",
     "tmpl_code",
+    "tmpl_literals",
+    "tmpl_literals_size",
+    "tmpl_identifiers",
+    "tmpl_identifiers_size",
+    "rt_literals",
+    "rt_identifiers",
+    "str_align",
     "tmpl_size",
 ];
 
@@ -99,6 +106,9 @@ pub struct Layout {
     pub endian: Endian,
     values: Vec<u64>,
     templates: Vec<u8>,
+    /// CPython's static strings (`_Py_ID`, `_Py_STR`) by value: their
+    /// offsets in `_PyRuntime`.
+    statics: std::collections::HashMap<Vec<u8>, u64>,
 }
 
 impl Layout {
@@ -141,6 +151,7 @@ impl Layout {
             endian,
             values,
             templates: Vec::new(),
+            statics: Default::default(),
         };
         let (base, size) = (l.get("tmpl_base") as usize, l.get("tmpl_size") as usize);
         let Some(t) = base.checked_add(size).and_then(|e| rec.get(base..e)) else {
@@ -160,7 +171,41 @@ impl Layout {
         ] {
             l.template(tmpl, l.at(len))?;
         }
+        l.statics = l.read_statics()?;
         Ok(l)
+    }
+
+    /// The offset in `_PyRuntime` of CPython's static string equal to the
+    /// ASCII `s`, if there is one.
+    pub fn static_str(&self, s: &[u8]) -> Option<u64> {
+        self.statics.get(s).copied()
+    }
+
+    /// Walk the probe's copies of the literal and identifier structs: each
+    /// entry a PyASCIIObject and its NUL-terminated data, aligned.
+    fn read_statics(&self) -> Result<std::collections::HashMap<Vec<u8>, u64>> {
+        let mut out = std::collections::HashMap::new();
+        let (head, len_at, ptr) = (self.at("str_ascii_size"), self.at("str_length"), self.at("pointer_size"));
+        let align = self.at("str_align").max(1);
+        for (tmpl, size, rt) in [
+            ("tmpl_literals", "tmpl_literals_size", "rt_literals"),
+            ("tmpl_identifiers", "tmpl_identifiers_size", "rt_identifiers"),
+        ] {
+            let region = self.template(tmpl, self.at(size))?;
+            let mut o = 0;
+            while o + head <= region.len() {
+                let n = read_uint(self.endian, &region[o + len_at..], ptr) as usize;
+                let Some(data) = region.get(o + head..o + head + n) else {
+                    bail!("layout probe: static string at {o} of {tmpl} runs past it");
+                };
+                if n == 0 {
+                    break;
+                }
+                out.insert(data.to_vec(), self.get(rt) + o as u64);
+                o = (o + head + n + 1).next_multiple_of(align);
+            }
+        }
+        Ok(out)
     }
 
     /// A value by name. Names are this module's own constants, so an
@@ -209,6 +254,20 @@ impl Layout {
             return None;
         };
         Some(format!("{why}; deep freezing knows {SUPPORTED}"))
+    }
+}
+
+fn read_uint(e: Endian, b: &[u8], width: usize) -> u64 {
+    let mut a = [0u8; 8];
+    match e {
+        Endian::Little => {
+            a[..width].copy_from_slice(&b[..width]);
+            u64::from_le_bytes(a)
+        }
+        Endian::Big => {
+            a[8 - width..].copy_from_slice(&b[..width]);
+            u64::from_be_bytes(a)
+        }
     }
 }
 
