@@ -162,7 +162,12 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
 
 /// Writable data under one global symbol: for data the program writes at
 /// run time (fixed up in place), which a table never is.
-pub fn write_data_object(target: &Target, symbol: &str, visibility: Visibility, data: &[u8]) -> Result<Vec<u8>> {
+pub fn write_data_object(
+    target: &Target,
+    symbol: &str,
+    visibility: Visibility,
+    data: &[u8],
+) -> Result<Vec<u8>> {
     if !is_c_identifier(symbol) {
         bail!("{symbol:?}: a data symbol must be a C identifier");
     }

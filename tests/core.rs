@@ -353,3 +353,91 @@ fn inspect_and_verify() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("digest mismatch"));
 }
+
+/// The deep-frozen blob's records and constants, as gcc and clang see
+/// cbindings/cpython/fork/objfreeze_deep.h, equal src/cpython/deep/format.rs.
+#[test]
+fn deep_header_layout_matches_rust() {
+    use objfreeze::cpython::deep::format as deep;
+    let d = tempdir();
+    let mut compilers = vec!["gcc"];
+    if have("clang") {
+        compilers.push("clang");
+    }
+    let include = PathBuf::from(format!(
+        "-I{}",
+        repo().join("cbindings/cpython/fork").display()
+    ));
+    for cc in compilers {
+        let exe = d.path().join(format!("deep-layout-{cc}"));
+        compile_c(
+            cc,
+            false,
+            &repo().join("tests/c/deep_layout.c"),
+            &[&include],
+            &exe,
+        );
+        let out = stdout(&mut Command::new(&exe));
+        let mut printed = BTreeMap::new();
+        let mut lines = Vec::new();
+        for line in out.lines() {
+            let w: Vec<&str> = line.split(' ').collect();
+            match w[..] {
+                [rec, f, off, size] if !["sizeof"].contains(&rec) => {
+                    printed.insert(
+                        (rec.to_string(), f.to_string()),
+                        (
+                            off.parse::<usize>().unwrap(),
+                            size.parse::<usize>().unwrap(),
+                        ),
+                    );
+                }
+                _ => lines.push(line.to_string()),
+            }
+        }
+        // Every u32 field where the Rust word list puts it, then the digest.
+        let words = |rec: &str, names: &[&str], start: usize| {
+            for (i, n) in names.iter().enumerate() {
+                assert_eq!(
+                    printed.get(&(rec.to_string(), n.to_string())),
+                    Some(&(start + 4 * i, 4)),
+                    "{cc}: {rec}.{n}"
+                );
+            }
+        };
+        words("header", deep::HEADER_WORDS, 8);
+        words("module", deep::MODULE_WORDS, 0);
+        words("fixup", deep::FIXUP_WORDS, 0);
+        assert_eq!(printed[&("header".into(), "magic".into())], (0, 8));
+        assert_eq!(
+            printed[&("header".into(), "table_digest".into())],
+            (deep::DIGEST_AT, 32)
+        );
+        assert_eq!(
+            printed.len(),
+            deep::HEADER_WORDS.len() + 2 + deep::MODULE_WORDS.len() + deep::FIXUP_WORDS.len()
+        );
+        let mut want = vec![
+            format!("sizeof header {}", deep::HEADER_SIZE),
+            format!("sizeof module {}", deep::MODULE_SIZE),
+            format!("sizeof fixup {}", deep::FIXUP_SIZE),
+            format!("magic {}", String::from_utf8_lossy(&deep::MAGIC[..7])),
+            format!("const VERSION {}", deep::VERSION),
+            format!("const KIND_MASK {}", deep::OBJECT_ALIGN - 1),
+        ];
+        want.extend(
+            deep::KINDS
+                .iter()
+                .map(|(n, k)| format!("kind {n} {}", *k as u32)),
+        );
+        want.extend(deep::STATES.iter().map(|(n, v)| format!("state {n} {v}")));
+        want.extend(
+            deep::EXTERNS
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("extern {i} {s}")),
+        );
+        want.push(format!("externs {}", deep::EXTERNS.len()));
+        assert_eq!(lines, want, "{cc}");
+    }
+}

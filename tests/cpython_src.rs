@@ -419,3 +419,228 @@ fn full_regression_suite_same_as_stock() {
         eprintln!("{}", String::from_utf8_lossy(&out.stdout));
     }
 }
+
+/// The tree deep freezing is written for (variant `deep`:
+/// OBJFREEZE_CPYTHON_DEEP=yes on top of the whole stdlib).
+const DEEP_VERSION: &str = "3.14.7";
+
+/// The module names of the stdlib table linked into `python`.
+fn stdlib_table_modules(python: &Path) -> Vec<String> {
+    let t = inspect_json(python);
+    let table = t["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["symbol"] == "objfreeze_cpython_stdlib")
+        .expect("a stdlib table")
+        .clone();
+    table["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["data"].as_bool().unwrap_or(false))
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A linked program's R_*_RELATIVE count (DT_RELACOUNT), by readelf.
+fn relative_relocs(exe: &Path) -> u64 {
+    let out = stdout(Command::new("readelf").arg("-d").arg(exe));
+    out.lines()
+        .find(|l| l.contains("(RELACOUNT)"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The deep-frozen build serves every stdlib module as a static code object
+/// in the executable's data, equal (co_code, constants, names, line table,
+/// nested code) to what compile() makes of the installed source, with
+/// interned names; a subinterpreter unmarshals instead; the blobs add no
+/// relocation to the object or the linked python.
+#[test]
+fn deep_frozen_build_serves_static_code() {
+    if !can_build() {
+        return;
+    }
+    let deep = build(DEEP_VERSION, "deep");
+    let whole = build(DEEP_VERSION, "stdlib");
+    let names = stdlib_table_modules(&deep.python);
+    let script = repo().join("tests/cpython/deep_check.py");
+    let mut args = vec!["-I", script.to_str().unwrap()];
+    args.extend(names.iter().map(String::as_str));
+    let out = py(&deep.python, &args);
+    let r: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("deep check: {r}");
+    let n = names.len() as u64;
+    assert!(n > 500, "only {n} stdlib modules");
+    assert_eq!(r["modules"], n);
+    assert_eq!(
+        r["equal"], n,
+        "code objects differ from compile(): {}",
+        r["mismatched"]
+    );
+    assert_eq!(r["in_binary"], n, "code objects outside the executable");
+    assert_eq!(
+        r["not_interned"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r["not_interned"]
+    );
+    assert_eq!(r["main_json_dumps"], true);
+    assert_eq!(r["subinterpreter"], "False [1, \"x\"]");
+
+    for blob in ["stdlib-deep.o", "bootstrap-deep.o"] {
+        let o = deep.src.join("Python/objfreeze").join(blob);
+        let text = stdout(Command::new("readelf").arg("-r").arg(&o));
+        assert!(text.contains("There are no relocations"), "{blob}: {text}");
+    }
+    let (rd, rw) = (
+        relative_relocs(&deep.python),
+        relative_relocs(&whole.python),
+    );
+    eprintln!("R_X86_64_RELATIVE: deep {rd}, marshal table {rw}");
+    assert!(
+        rd < rw + 1000,
+        "deep python has {rd} relative relocations, the marshal build {rw}"
+    );
+}
+
+/// The deep-frozen build passes the import-system tests and those that
+/// look at code objects, tracing, monitoring, the GC and subinterpreters,
+/// with as many test cases run as on the same build with marshal data
+/// (both installed; WHOLE_STDLIB_IGNORE left out of both).
+#[test]
+fn deep_frozen_build_passes_named_tests() {
+    if !can_build() {
+        return;
+    }
+    let mut tests: Vec<&str> = NAMED_TESTS.to_vec();
+    tests.extend([
+        "test_code",
+        "test_marshal",
+        "test_sys_settrace",
+        "test_monitoring",
+        "test_interpreters",
+        "test_gc",
+        "test_sys",
+    ]);
+    for i in WHOLE_STDLIB_IGNORE {
+        tests.extend(["-i", i]);
+    }
+    let deep = build(DEEP_VERSION, "deep");
+    let whole = build(DEEP_VERSION, "stdlib");
+    let ((ok, ran, text), (wok, wran, wtext)) = std::thread::scope(|sc| {
+        let d = sc.spawn(|| regrtest(&deep.python, &tests, &[]));
+        let w = sc.spawn(|| regrtest(&whole.python, &tests, &[]));
+        (d.join().unwrap(), w.join().unwrap())
+    });
+    eprintln!("{DEEP_VERSION}: deep ran {ran} ok={ok}, marshal table ran {wran} ok={wok}");
+    assert!(wok && wran > 0, "marshal table:\n{wtext}");
+    assert!(ok && ran > 0, "deep:\n{text}");
+    assert_eq!(ran, wran, "different number of test cases run");
+}
+
+/// `objfreeze cpython-deep` with the probe compiled for the real tree:
+/// deterministic output; a table of another CPython version or an object
+/// without a probe is refused (nothing written); a debug build's probe
+/// gets a warning and an empty blob (every module stays marshalled).
+#[test]
+fn deep_tool_checks_its_inputs() {
+    if !can_build() {
+        return;
+    }
+    let Some(py313) = need_python("3.13") else {
+        return;
+    };
+    let stock = build(DEEP_VERSION, "stock");
+    let whole = build(DEEP_VERSION, "stdlib");
+    let d = tempdir();
+    let probe = |out: &str, extra: &[&str]| {
+        let o = d.path().join(out);
+        run(Command::new("gcc")
+            .args(["-c", "-std=c11", "-DPy_BUILD_CORE"])
+            .args(extra)
+            .args([
+                "-I",
+                "Include",
+                "-I",
+                "Include/internal",
+                "-I",
+                "Include/internal/mimalloc",
+                "-I",
+                ".",
+            ])
+            .arg(repo().join("cbindings/cpython/fork/objfreeze_layout.c"))
+            .arg("-o")
+            .arg(&o)
+            .current_dir(&stock.src));
+        o
+    };
+    let layout = probe("layout.o", &[]);
+    let table = whole.src.join("Python/objfreeze/stdlib.o");
+    let deep = |table: &Path, layout: &Path, out: &Path| {
+        objfreeze()
+            .arg("cpython-deep")
+            .arg(table)
+            .arg("--layout")
+            .arg(layout)
+            .arg("-o")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let (a, b) = (d.path().join("a.o"), d.path().join("b.o"));
+    for out in [&a, &b] {
+        let o = deep(&table, &layout, out);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let msg = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            msg.contains("modules deep-frozen for CPython 3.14.7"),
+            "{msg}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "output differs between runs"
+    );
+
+    // A 3.13 table.
+    std::fs::write(d.path().join("m.py"), "x = {'a': (1, 2.5, -3j)}\n").unwrap();
+    let t313 = d.path().join("t313.o");
+    run(objfreeze()
+        .args(["build", "--python"])
+        .arg(&py313)
+        .arg("-m")
+        .arg(format!("m={}", d.path().join("m.py").display()))
+        .arg("-o")
+        .arg(&t313));
+    let out = d.path().join("bad.o");
+    let o = deep(&t313, &layout, &out);
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && msg.contains("CPython 3.13 bytecode") && msg.contains("3.14.7"),
+        "{msg}"
+    );
+    assert!(!out.exists());
+    // No probe in the layout object.
+    let o = deep(&table, &t313, &out);
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && msg.contains("no objfreeze layout probe"),
+        "{msg}"
+    );
+    assert!(!out.exists());
+    // A debug build's probe: a warning, and no module deep-frozen.
+    let debug = probe("debug.o", &["-DPy_DEBUG"]);
+    let o = deep(&table, &debug, &out);
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success()
+            && msg.contains("a debug build (Py_DEBUG)")
+            && msg.contains(" 0 of 0 modules"),
+        "{msg}"
+    );
+    assert!(out.exists());
+}

@@ -435,12 +435,9 @@ static void deep_at_exit(void)
 }
 
 /* What extern pointer slots point into, in objfreeze_deep_extern order. */
-static char *const deep_externs[OBJFREEZE_DEEP_EXTERNS] = {
-    (char *)&PyUnicode_Type, (char *)&PyBytes_Type, (char *)&PyTuple_Type,
-    (char *)&PyLong_Type, (char *)&PyFloat_Type, (char *)&PyComplex_Type,
-    (char *)&PyCode_Type, (char *)&_Py_NoneStruct, (char *)&_Py_TrueStruct,
-    (char *)&_Py_FalseStruct, (char *)&_Py_EllipsisObject, (char *)&_PyRuntime,
-};
+#define OBJFREEZE__EXTERN_ADDR(sym) (char *)&sym,
+static char *const deep_externs[OBJFREEZE_DEEP_EXTERNS] = {OBJFREEZE_DEEP_EXTERN_LIST(OBJFREEZE__EXTERN_ADDR)};
+#undef OBJFREEZE__EXTERN_ADDR
 
 /* Make module m's pointer slots addresses (once: they are offsets until). */
 static void deep_relocate(int s, objfreeze_deep *d, const objfreeze_deep_module *m)

@@ -72,22 +72,14 @@ enum objfreeze_deep_kind {
 #define OBJFREEZE_DEEP_BUSY 2u      /* fixups running */
 #define OBJFREEZE_DEEP_READY 4u     /* fixups done: the code is usable */
 
-/* Extern indexes (objfreeze_deep_externs lists their addresses). */
-enum objfreeze_deep_extern {
-    OBJFREEZE_DEEP_UNICODE_TYPE,
-    OBJFREEZE_DEEP_BYTES_TYPE,
-    OBJFREEZE_DEEP_TUPLE_TYPE,
-    OBJFREEZE_DEEP_LONG_TYPE,
-    OBJFREEZE_DEEP_FLOAT_TYPE,
-    OBJFREEZE_DEEP_COMPLEX_TYPE,
-    OBJFREEZE_DEEP_CODE_TYPE,
-    OBJFREEZE_DEEP_NONE,
-    OBJFREEZE_DEEP_TRUE,
-    OBJFREEZE_DEEP_FALSE,
-    OBJFREEZE_DEEP_ELLIPSIS,
-    OBJFREEZE_DEEP_RUNTIME,
-    OBJFREEZE_DEEP_EXTERNS
-};
+/* What extern pointer slots point into, by index: X(symbol) each. */
+#define OBJFREEZE_DEEP_EXTERN_LIST(X)                                         \
+    X(PyUnicode_Type) X(PyBytes_Type) X(PyTuple_Type) X(PyLong_Type)          \
+    X(PyFloat_Type) X(PyComplex_Type) X(PyCode_Type) X(_Py_NoneStruct)        \
+    X(_Py_TrueStruct) X(_Py_FalseStruct) X(_Py_EllipsisObject) X(_PyRuntime)
+#define OBJFREEZE_DEEP__EXTERN_ENUM(sym) OBJFREEZE_DEEP_EXTERN_##sym,
+enum objfreeze_deep_extern { OBJFREEZE_DEEP_EXTERN_LIST(OBJFREEZE_DEEP__EXTERN_ENUM) OBJFREEZE_DEEP_EXTERNS };
+#undef OBJFREEZE_DEEP__EXTERN_ENUM
 typedef struct objfreeze_deep_module {
     uint32_t data_offset;
     uint32_t code;

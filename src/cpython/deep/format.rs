@@ -45,16 +45,46 @@
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
 pub const VERSION: u32 = 1;
-pub const HEADER_SIZE: usize = 80;
-pub const MODULE_SIZE: usize = 32;
+/// The header's u32 fields after the magic, in order; the digest follows.
+pub const HEADER_WORDS: &[&str] = &[
+    "version",
+    "python_hex",
+    "nmodules",
+    "nfixups",
+    "nrelocs",
+    "modules",
+    "fixups",
+    "relocs",
+    "total_size",
+    "reserved",
+];
+pub const DIGEST_AT: usize = 8 + 4 * HEADER_WORDS.len();
+pub const HEADER_SIZE: usize = DIGEST_AT + 32;
+/// A module record's u32 fields, in order.
+pub const MODULE_WORDS: &[&str] = &[
+    "data_offset",
+    "code",
+    "first",
+    "count",
+    "first_reloc",
+    "nrelocs",
+    "state",
+    "reserved",
+];
+pub const MODULE_SIZE: usize = 4 * MODULE_WORDS.len();
+/// A fixup record's u32 fields, in order.
+pub const FIXUP_WORDS: &[&str] = &["slot", "target"];
+pub const FIXUP_SIZE: usize = 4 * FIXUP_WORDS.len();
 pub const RELOC_SIZE: usize = 4;
-pub const FIXUP_SIZE: usize = 8;
+/// The runtime's module states (bits), for the header test.
+pub const STATES: &[(&str, u32)] = &[("RELOCATED", 1), ("BUSY", 2), ("READY", 4)];
 /// Objects start 16-aligned, which leaves the target's low 4 bits for the kind.
 pub const OBJECT_ALIGN: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Kind {
+    // Values are the C header's OBJFREEZE_DEEP_* kinds.
     Intern = 1,
     FrozenSet = 2,
     Slice = 3,
@@ -78,6 +108,15 @@ pub const EXTERNS: &[&str] = &[
     "_Py_FalseStruct",
     "_Py_EllipsisObject",
     "_PyRuntime",
+];
+
+/// Every kind with its C name, for the header test.
+pub const KINDS: &[(&str, Kind)] = &[
+    ("INTERN", Kind::Intern),
+    ("FROZENSET", Kind::FrozenSet),
+    ("SLICE", Kind::Slice),
+    ("CODE", Kind::Code),
+    ("COPY", Kind::Copy),
 ];
 
 /// An extern slot's offset must fit below the index byte.

@@ -185,11 +185,19 @@ impl Layout {
     /// entry a PyASCIIObject and its NUL-terminated data, aligned.
     fn read_statics(&self) -> Result<std::collections::HashMap<Vec<u8>, u64>> {
         let mut out = std::collections::HashMap::new();
-        let (head, len_at, ptr) = (self.at("str_ascii_size"), self.at("str_length"), self.at("pointer_size"));
+        let (head, len_at, ptr) = (
+            self.at("str_ascii_size"),
+            self.at("str_length"),
+            self.at("pointer_size"),
+        );
         let align = self.at("str_align").max(1);
         for (tmpl, size, rt) in [
             ("tmpl_literals", "tmpl_literals_size", "rt_literals"),
-            ("tmpl_identifiers", "tmpl_identifiers_size", "rt_identifiers"),
+            (
+                "tmpl_identifiers",
+                "tmpl_identifiers_size",
+                "rt_identifiers",
+            ),
         ] {
             let region = self.template(tmpl, self.at(size))?;
             let mut o = 0;

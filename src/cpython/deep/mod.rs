@@ -106,6 +106,7 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
         })
     };
     out.extend_from_slice(format::MAGIC);
+    // In format::HEADER_WORDS order.
     for v in [
         format::VERSION as usize,
         l.get("version_hex") as usize,
@@ -122,7 +123,17 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
     }
     out.extend_from_slice(&table.digest());
     for (data_offset, p) in &modules {
-        for v in [*data_offset as usize, base + p.code as usize, p.first_fixup, p.fixups, p.first_reloc, p.relocs, 0, 0] {
+        // In format::MODULE_WORDS order.
+        for v in [
+            *data_offset as usize,
+            base + p.code as usize,
+            p.first_fixup,
+            p.fixups,
+            p.first_reloc,
+            p.relocs,
+            0,
+            0,
+        ] {
             put(&mut out, v);
         }
     }
@@ -135,7 +146,10 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
         put(&mut out, target | f.kind as usize);
     }
     for r in &e.relocs {
-        put(&mut out, (base + r.slot as usize) | matches!(r.target, Target::Ext(..)) as usize);
+        put(
+            &mut out,
+            (base + r.slot as usize) | matches!(r.target, Target::Ext(..)) as usize,
+        );
     }
     out.resize(base, 0);
     out.extend_from_slice(&e.bytes);
@@ -146,7 +160,10 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
             Target::Own(at) => base as u64 + at,
             Target::Ext(i, off) => {
                 if off >= format::EXTERN_OFFSET_LIMIT {
-                    bail!("offset {off} into {} is too large for a pointer slot", format::EXTERNS[i]);
+                    bail!(
+                        "offset {off} into {} is too large for a pointer slot",
+                        format::EXTERNS[i]
+                    );
                 }
                 ((i as u64) << 24) | off
             }

@@ -1,0 +1,64 @@
+"""Run by a deep-frozen python (tests/cpython_src.rs): for every module name
+given, the static code object import serves must equal what compile() makes
+of the installed source, live in the executable's data, and carry interned
+names. A subinterpreter must get heap code (it unmarshals). Prints JSON."""
+import _imp
+import json
+import os
+import sys
+import tempfile
+from concurrent import interpreters
+
+
+def mapping(addr):
+    with open("/proc/self/maps") as f:
+        for line in f:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= addr < hi:
+                parts = line.split()
+                return parts[5] if len(parts) > 5 else "[anon]"
+    return None
+
+
+def codes(co):
+    yield co
+    for c in co.co_consts:
+        if hasattr(c, "co_code"):
+            yield from codes(c)
+
+
+exe = os.path.realpath(sys.executable)
+report = {"modules": 0, "equal": 0, "in_binary": 0, "mismatched": [], "not_interned": []}
+for name in sys.argv[1:]:
+    co = _imp.get_frozen_object(name)
+    report["modules"] += 1
+    with open(co.co_filename, "rb") as f:
+        ref = compile(f.read(), co.co_filename, "exec", dont_inherit=True)
+    if co == ref:
+        report["equal"] += 1
+    else:
+        report["mismatched"].append(name)
+    if mapping(id(co)) == exe:
+        report["in_binary"] += 1
+    for c in codes(co):
+        for n in c.co_names + c.co_varnames + (c.co_name, c.co_qualname):
+            if not sys._is_interned(n):
+                report["not_interned"].append(f"{name}:{c.co_qualname}:{n}")
+
+import json as _json  # served deep: its functions' code is static
+report["main_json_dumps"] = mapping(id(_json.dumps.__code__)) == exe
+with tempfile.TemporaryDirectory() as d:
+    out = os.path.join(d, "sub")
+    interp = interpreters.create()
+    interp.exec(
+        "import json, os, sys\n"
+        "exe = os.path.realpath(sys.executable)\n"
+        "a = id(json.dumps.__code__)\n"
+        "hit = any(l.split()[-1] == exe and int(l.split('-')[0], 16) <= a < int(l.split()[0].split('-')[1], 16)\n"
+        "          for l in open('/proc/self/maps') if len(l.split()) > 5)\n"
+        f"open({out!r}, 'w').write(str(hit) + ' ' + json.dumps([1, 'x']))\n"
+    )
+    interp.close()
+    with open(out) as f:
+        report["subinterpreter"] = f.read()
+print(json.dumps(report))
