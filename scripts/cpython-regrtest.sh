@@ -6,7 +6,9 @@
 #   scripts/cpython-regrtest.sh VERSION [VARIANT-A VARIANT-B] [-- REGRTEST-ARGS...]
 #
 # Each build runs `python -m test -j2` from its build directory (where
-# test_embed finds Programs/_testembed), with its own fresh HOME and temp
+# test_embed finds Programs/_testembed), or with INSTALLED=1 the installed
+# python (where frozen modules are on by default and the whole-stdlib
+# builds' code filenames are the files __file__ names), with its own fresh HOME and temp
 # directory and the same environment otherwise. No -u option is given, so
 # the suite's network, GUI, audio, large-memory and other opt-in resources
 # are off: those tests skip on both builds alike. The summary goes to
@@ -27,11 +29,12 @@ run_one() { # variant
   local prefix vdir out home
   prefix=$("$repo/scripts/cpython-build.sh" "$version" "$1" | tail -1)
   vdir=$(dirname "$prefix")
-  out=$vdir/regrtest
+  out=$vdir/regrtest${INSTALLED:+-installed}
   rm -rf "$out"
   mkdir -p "$out/home" "$out/tmp"
   (cd "$out/tmp" && env -i PATH="$PATH" LANG=C.UTF-8 HOME="$out/home" TMPDIR="$out/tmp" \
-    "$vdir/src/python" -m test -j2 --slowest "${extra[@]}" >"$out/log" 2>&1) || true
+    "$([ "${INSTALLED:-}" = 1 ] && echo "$prefix/bin/python${version%.*}" || echo "$vdir/src/python")" \
+    -m test -j2 --slowest "${extra[@]}" >"$out/log" 2>&1) || true
   # The final lists: "2 tests failed:", "1 test altered the execution
   # environment (env changed):", ... each followed by indented names.
   awk '/^[0-9]+ tests? (failed|altered the execution environment|crashed|timed out|failed again)/ {sec=1; next}
