@@ -100,7 +100,7 @@
 #                                instead of unmarshalled. Python/import.c is
 #                                compiled from a copy with one call swapped
 #                                (unmarshal_frozen_code asks frozen.c first).
-#                                CPython 3.14 only; other versions get a
+#                                CPython 3.13 and 3.14; other versions get a
 #                                warning and marshal data. Default: empty.
 #   OBJFREEZE_CPYTHON_CFLAGS     Extra flags for compiling frozen.c.
 #   OBJFREEZE, OBJFREEZE_TARGET, OBJFREEZE_TOOL_DEP, ...  See objfreeze.mk
@@ -144,8 +144,8 @@ OBJFREEZE_CPYTHON_STDLIB_EXCLUDE ?= test tests idle_test idlelib tkinter turtled
 OBJFREEZE_CPYTHON_DEEPFREEZE ?= $(if $(strip $(DEEPFREEZE_OBJS)),yes)
 OBJFREEZE_CPYTHON_CFLAGS ?=
 OBJFREEZE_CPYTHON_DEEP ?=
-objfreeze__cpy_deep := $(if $(filter yes,$(OBJFREEZE_CPYTHON_DEEP)),$(if $(filter 3.14,$(VERSION)),yes,$(warning \
-  objfreeze: OBJFREEZE_CPYTHON_DEEP=yes: deep freezing knows CPython 3.14's objects, this is $(VERSION); modules stay marshalled)))
+objfreeze__cpy_deep := $(if $(filter yes,$(OBJFREEZE_CPYTHON_DEEP)),$(if $(filter 3.13 3.14,$(VERSION)),yes,$(warning \
+  objfreeze: OBJFREEZE_CPYTHON_DEEP=yes: deep freezing knows the objects of CPython 3.13 and 3.14, this is $(VERSION); modules stay marshalled)))
 
 objfreeze__cpy_fork := $(objfreeze__cpy_make)/../cbindings/cpython/fork
 objfreeze__cpy_cbind := $(objfreeze__cpy_make)/../cbindings
@@ -234,7 +234,7 @@ $(OBJFREEZE_CPYTHON_DIR)/import.c: $(srcdir)/Python/import.c
 	@mkdir -p $(@D)
 	sed 's/PyMarshal_ReadObjectFromString(info->data, info->size)/_PyObjfreeze_ReadFrozen(info->data, info->size)/' $< >$@.tmp
 	@test "$$(grep -c '_PyObjfreeze_ReadFrozen(info->data, info->size)' $@.tmp)" = 1 || \
-	  { echo "$<: no unmarshal_frozen_code call to swap: this import.c is not 3.14's" >&2; rm -f $@.tmp; exit 1; }
+	  { echo "$<: no unmarshal_frozen_code call to swap: this import.c is not 3.13's or 3.14's" >&2; rm -f $@.tmp; exit 1; }
 	mv $@.tmp $@
 $(OBJFREEZE_CPYTHON_DIR)/import.o: $(OBJFREEZE_CPYTHON_DIR)/import.c $(objfreeze__cpy_fork)/objfreeze_fork.h
 	$(CC) -c $(PY_CORE_CFLAGS) -I$(srcdir)/Python -include $(objfreeze__cpy_fork)/objfreeze_fork.h -o $@ $<

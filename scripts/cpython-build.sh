@@ -14,7 +14,7 @@
 #          stdlib     as objfreeze, with OBJFREEZE_CPYTHON_WHOLE_STDLIB=yes:
 #                     the whole standard library frozen into the build
 #          deep       as stdlib, with OBJFREEZE_CPYTHON_DEEP=yes: the frozen
-#                     modules also linked in as static code objects (3.14)
+#                     modules also linked in as static code objects (3.13, 3.14)
 #
 # Trees live under $OBJFREEZE_CPYTHON_BUILDS (default target/cpython), one per
 # tarball digest and variant, so a second run with the same tarball reuses

@@ -420,9 +420,10 @@ fn full_regression_suite_same_as_stock() {
     }
 }
 
-/// The tree deep freezing is written for (variant `deep`:
-/// OBJFREEZE_CPYTHON_DEEP=yes on top of the whole stdlib).
-const DEEP_VERSION: &str = "3.14.7";
+/// The trees deep freezing knows (variant `deep`: OBJFREEZE_CPYTHON_DEEP=yes
+/// on top of the whole stdlib); the tool's own checks use the last.
+const DEEP_VERSIONS: [&str; 2] = ["3.13.5", "3.14.7"];
+const DEEP_VERSION: &str = DEEP_VERSIONS[1];
 
 /// The module names of the stdlib table linked into `python`.
 fn stdlib_table_modules(python: &Path) -> Vec<String> {
@@ -462,48 +463,56 @@ fn deep_frozen_build_serves_static_code() {
     if !can_build() {
         return;
     }
-    let deep = build(DEEP_VERSION, "deep");
-    let whole = build(DEEP_VERSION, "stdlib");
-    let names = stdlib_table_modules(&deep.python);
-    let script = repo().join("tests/cpython/deep_check.py");
-    let mut args = vec!["-I", script.to_str().unwrap()];
-    args.extend(names.iter().map(String::as_str));
-    let out = py(&deep.python, &args);
-    let r: serde_json::Value =
-        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
-    eprintln!("deep check: {r}");
-    let n = names.len() as u64;
-    assert!(n > 500, "only {n} stdlib modules");
-    assert_eq!(r["modules"], n);
-    assert_eq!(
-        r["equal"], n,
-        "code objects differ from compile(): {}",
-        r["mismatched"]
-    );
-    assert_eq!(r["in_binary"], n, "code objects outside the executable");
-    assert_eq!(
-        r["not_interned"].as_array().unwrap().len(),
-        0,
-        "{}",
-        r["not_interned"]
-    );
-    assert_eq!(r["main_json_dumps"], true);
-    assert_eq!(r["subinterpreter"], "False [1, \"x\"]");
+    for v in DEEP_VERSIONS {
+        let deep = build(v, "deep");
+        let whole = build(v, "stdlib");
+        let names = stdlib_table_modules(&deep.python);
+        let script = repo().join("tests/cpython/deep_check.py");
+        let mut args = vec!["-I", script.to_str().unwrap()];
+        args.extend(names.iter().map(String::as_str));
+        let out = py(&deep.python, &args);
+        let r: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{v}: {e}: {out}"));
+        eprintln!("{v} deep check: {r}");
+        let n = names.len() as u64;
+        assert!(n > 500, "{v}: only {n} stdlib modules");
+        assert_eq!(r["modules"], n, "{v}");
+        assert_eq!(
+            r["equal"], n,
+            "{v}: code objects differ from compile(): {}",
+            r["mismatched"]
+        );
+        assert_eq!(
+            r["in_binary"], n,
+            "{v}: code objects outside the executable"
+        );
+        assert_eq!(
+            r["not_interned"].as_array().unwrap().len(),
+            0,
+            "{v}: {}",
+            r["not_interned"]
+        );
+        assert_eq!(r["main_json_dumps"], true, "{v}");
+        assert_eq!(r["subinterpreter"], "False [1, \"x\"]", "{v}");
 
-    for blob in ["stdlib-deep.o", "bootstrap-deep.o"] {
-        let o = deep.src.join("Python/objfreeze").join(blob);
-        let text = stdout(Command::new("readelf").arg("-r").arg(&o));
-        assert!(text.contains("There are no relocations"), "{blob}: {text}");
+        for blob in ["stdlib-deep.o", "bootstrap-deep.o"] {
+            let o = deep.src.join("Python/objfreeze").join(blob);
+            let text = stdout(Command::new("readelf").arg("-r").arg(&o));
+            assert!(
+                text.contains("There are no relocations"),
+                "{v} {blob}: {text}"
+            );
+        }
+        let (rd, rw) = (
+            relative_relocs(&deep.python),
+            relative_relocs(&whole.python),
+        );
+        eprintln!("{v} R_X86_64_RELATIVE: deep {rd}, marshal table {rw}");
+        assert!(
+            rd < rw + 1000,
+            "{v}: deep python has {rd} relative relocations, the marshal build {rw}"
+        );
     }
-    let (rd, rw) = (
-        relative_relocs(&deep.python),
-        relative_relocs(&whole.python),
-    );
-    eprintln!("R_X86_64_RELATIVE: deep {rd}, marshal table {rw}");
-    assert!(
-        rd < rw + 1000,
-        "deep python has {rd} relative relocations, the marshal build {rw}"
-    );
 }
 
 /// The deep-frozen build passes the import-system tests and those that
@@ -528,17 +537,19 @@ fn deep_frozen_build_passes_named_tests() {
     for i in WHOLE_STDLIB_IGNORE {
         tests.extend(["-i", i]);
     }
-    let deep = build(DEEP_VERSION, "deep");
-    let whole = build(DEEP_VERSION, "stdlib");
-    let ((ok, ran, text), (wok, wran, wtext)) = std::thread::scope(|sc| {
-        let d = sc.spawn(|| regrtest(&deep.python, &tests, &[]));
-        let w = sc.spawn(|| regrtest(&whole.python, &tests, &[]));
-        (d.join().unwrap(), w.join().unwrap())
-    });
-    eprintln!("{DEEP_VERSION}: deep ran {ran} ok={ok}, marshal table ran {wran} ok={wok}");
-    assert!(wok && wran > 0, "marshal table:\n{wtext}");
-    assert!(ok && ran > 0, "deep:\n{text}");
-    assert_eq!(ran, wran, "different number of test cases run");
+    for v in DEEP_VERSIONS {
+        let deep = build(v, "deep");
+        let whole = build(v, "stdlib");
+        let ((ok, ran, text), (wok, wran, wtext)) = std::thread::scope(|sc| {
+            let d = sc.spawn(|| regrtest(&deep.python, &tests, &[]));
+            let w = sc.spawn(|| regrtest(&whole.python, &tests, &[]));
+            (d.join().unwrap(), w.join().unwrap())
+        });
+        eprintln!("{v}: deep ran {ran} ok={ok}, marshal table ran {wran} ok={wok}");
+        assert!(wok && wran > 0, "{v} marshal table:\n{wtext}");
+        assert!(ok && ran > 0, "{v} deep:\n{text}");
+        assert_eq!(ran, wran, "{v}: different number of test cases run");
+    }
 }
 
 /// `objfreeze cpython-deep` with the probe compiled for the real tree:

@@ -7,7 +7,12 @@ import json
 import os
 import sys
 import tempfile
-from concurrent import interpreters
+
+try:  # 3.14
+    from concurrent import interpreters
+except ImportError:  # 3.13
+    interpreters = None
+    import _interpreters
 
 
 def mapping(addr):
@@ -49,8 +54,7 @@ import json as _json  # served deep: its functions' code is static
 report["main_json_dumps"] = mapping(id(_json.dumps.__code__)) == exe
 with tempfile.TemporaryDirectory() as d:
     out = os.path.join(d, "sub")
-    interp = interpreters.create()
-    interp.exec(
+    code = (
         "import json, os, sys\n"
         "exe = os.path.realpath(sys.executable)\n"
         "a = id(json.dumps.__code__)\n"
@@ -58,7 +62,14 @@ with tempfile.TemporaryDirectory() as d:
         "          for l in open('/proc/self/maps') if len(l.split()) > 5)\n"
         f"open({out!r}, 'w').write(str(hit) + ' ' + json.dumps([1, 'x']))\n"
     )
-    interp.close()
+    if interpreters is not None:
+        interp = interpreters.create()
+        interp.exec(code)
+        interp.close()
+    else:
+        interp = _interpreters.create()
+        _interpreters.run_string(interp, code)
+        _interpreters.destroy(interp)
     with open(out) as f:
         report["subinterpreter"] = f.read()
 print(json.dumps(report))

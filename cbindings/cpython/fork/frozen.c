@@ -31,7 +31,7 @@
  * tables (one source tree: CPython's Makefile regenerates both); make/
  * cpython.mk turns it on whenever the Makefile has DEEPFREEZE_OBJS.
  *
- * With -DOBJFREEZE_DEEP (3.14), the bootstrap and stdlib tables each come
+ * With -DOBJFREEZE_DEEP (3.13, 3.14), the bootstrap and stdlib tables each come
  * with a deep-frozen blob (`objfreeze cpython-deep`, symbol TABLE_deep;
  * see objfreeze_deep.h): their modules as static code objects. Import asks
  * _PyObjfreeze_ReadFrozen() instead of unmarshalling (make/cpython.mk
@@ -70,8 +70,8 @@
 #include "objfreeze_fork.h"
 
 #ifdef OBJFREEZE_DEEP
-#if PY_VERSION_HEX < 0x030E0000 || PY_VERSION_HEX >= 0x030F0000
-#error "deep-frozen code objects are written for CPython 3.14"
+#if PY_VERSION_HEX < 0x030D0000 || PY_VERSION_HEX >= 0x030F0000
+#error "deep-frozen code objects are written for CPython 3.13 and 3.14"
 #endif
 #include "marshal.h"
 #include "pycore_code.h"
@@ -80,7 +80,13 @@
 #include "pycore_unicodeobject.h"
 #include "objfreeze_deep.h"
 /* Defined in Python/specialize.c; codeobject.c declares it the same way. */
+#if PY_VERSION_HEX >= 0x030E0000
 extern void _PyCode_Quicken(_Py_CODEUNIT *instructions, Py_ssize_t size, int enable_counters);
+#define OBJFREEZE__QUICKEN(co) _PyCode_Quicken(_PyCode_CODE(co), Py_SIZE(co), 1)
+#else
+extern void _PyCode_Quicken(PyCodeObject *code);
+#define OBJFREEZE__QUICKEN(co) _PyCode_Quicken(co)
+#endif
 #endif
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030F0000
@@ -501,7 +507,7 @@ static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, Py
             PyCodeObject *co = (PyCodeObject *)obj;
             co->co_version = interp->func_state.next_version;
             if (interp->func_state.next_version != 0) interp->func_state.next_version++;
-            _PyCode_Quicken(_PyCode_CODE(co), Py_SIZE(co), 1);
+            OBJFREEZE__QUICKEN(co);
             break;
         }
         case OBJFREEZE_DEEP_COPY: {

@@ -1,4 +1,5 @@
-/* objfreeze_layout.c - the layout probe for deep-frozen code objects.
+/* objfreeze_layout.c - the layout probe for deep-frozen code objects
+ * (CPython 3.13 and 3.14).
  *
  * `objfreeze cpython-deep` writes CPython objects (code, str, bytes, tuple,
  * int, float, complex) as static data for one CPython build. It never
@@ -35,7 +36,11 @@
 #endif
 #include "Python.h"
 #include "pycore_code.h"
-#include "pycore_interpframe.h"
+#if PY_VERSION_HEX >= 0x030E0000
+#include "pycore_interpframe.h" /* FRAME_SPECIALS_SIZE; 3.13: pycore_frame.h */
+#else
+#include "pycore_frame.h"
+#endif
 #include "pycore_long.h"
 #include "pycore_object.h"
 #include "pycore_runtime.h"
@@ -45,8 +50,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if PY_VERSION_HEX < 0x030E0000 || PY_VERSION_HEX >= 0x030F0000
-#error "objfreeze's layout probe knows CPython 3.14's object model"
+#if PY_VERSION_HEX < 0x030D0000 || PY_VERSION_HEX >= 0x030F0000
+#error "objfreeze's layout probe knows the object model of CPython 3.13 and 3.14"
+#endif
+/* 3.14 caches a tuple's hash in the tuple. */
+#if PY_VERSION_HEX >= 0x030E0000
+#define OBJFREEZE_TUPLE_HASH , .ob_hash = -1
+#else
+#define OBJFREEZE_TUPLE_HASH
 #endif
 
 #ifdef Py_DEBUG
@@ -206,7 +217,7 @@ const struct objfreeze_layout_probe objfreeze_cpython_layout = {
         .str_ucs2 = {._base = OBJFREEZE_STR(PyUnicode_2BYTE_KIND, 0)},
         .str_ucs4 = {._base = OBJFREEZE_STR(PyUnicode_4BYTE_KIND, 0)},
         .bytes = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0), .ob_shash = -1},
-        .tuple = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0), .ob_hash = -1},
+        .tuple = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0) OBJFREEZE_TUPLE_HASH},
         .code = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0)},
         .strings = {.literals = _Py_str_literals_INIT, .identifiers = _Py_str_identifiers_INIT},
     },

@@ -97,8 +97,8 @@ pub const NAMES: &[&str] = &[
     "tmpl_size",
 ];
 
-/// Which CPython object models the writer knows: 3.14.
-pub const SUPPORTED: &str = "3.14 (default build: GIL, no Py_DEBUG, no Py_TRACE_REFS)";
+/// Which CPython object models the writer knows.
+pub const SUPPORTED: &str = "3.13 and 3.14 (default builds: GIL, no Py_DEBUG, no Py_TRACE_REFS)";
 
 /// One build's layout.
 #[derive(Debug, Clone)]
@@ -248,7 +248,7 @@ impl Layout {
     /// Why this build cannot be deep-frozen, or None if it can.
     pub fn unsupported(&self) -> Option<String> {
         let v = self.get("version_hex");
-        let why = if v >> 16 != 0x030e {
+        let why = if !matches!(v >> 16, 0x030d | 0x030e) {
             format!("CPython {}", self.version())
         } else if self.get("gil_disabled") != 0 {
             "a free-threaded build (Py_GIL_DISABLED)".to_string()
