@@ -323,6 +323,26 @@ if [ -x "$ROOT/scripts/cpython-build.sh" ]; then
   target "Fork build $fminor, whole stdlib, import-heavy: wall / instructions vs stock" "${r_heavy:-?} / ${i_heavy:-?}" "(reported)"
 fi
 
+# ---- 3c. deep freezing --------------------------------------------------------
+# The same tree a third way: the stdlib tables deep-frozen (static code objects).
+if [ -x "$ROOT/scripts/cpython-build.sh" ]; then
+  note "3c. deep freezing: CPython $FORK_VERSION stock vs table vs deep"
+  out "### 3c. Deep freezing: static code objects instead of unmarshalling"
+  out ""
+  FORK_VERSION="$FORK_VERSION" bash "$ROOT/bench/deep.sh" $([ "$QUICK" = 1 ] && echo --quick) >"$WORK/deep.txt" 2>>"$LOG"
+  cat "$WORK/deep.txt" >>"$REPORT"
+  out ""
+  # Columns: command, measure, stock, table, deep, deep/stock, deep/table.
+  deep_ratio() { awk -F'|' -v c="$1" -v m="$2" -v k="$3" 'index($2, c) && index($3, m) { gsub(/ /, "", $k); print $k; exit }' "$WORK/deep.txt"; }
+  target "Deep, import-heavy: instructions vs stock <= 0.80 (vs table)" "$(deep_ratio import instructions 7) ($(deep_ratio import instructions 8))" "$(verdict "$(deep_ratio import instructions 7) <= 0.80")"
+  target "Deep, import-heavy: wall warm vs stock <= 0.80 (vs table)" "$(deep_ratio import "wall warm" 7) ($(deep_ratio import "wall warm" 8))" "$(verdict "$(deep_ratio import "wall warm" 7) <= 0.80")"
+  target "Deep, import-heavy: wall cold vs stock <= 0.80 (vs table)" "$(deep_ratio import "wall cold" 7) ($(deep_ratio import "wall cold" 8))" "$(verdict "$(deep_ratio import "wall cold" 7) <= 0.80")"
+  target "Deep, \`-c pass\`: instructions vs stock <= 0.95 (vs table)" "$(deep_ratio pass instructions 7) ($(deep_ratio pass instructions 8))" "$(verdict "$(deep_ratio pass instructions 7) <= 0.95")"
+  target "Deep, \`-c pass\`: wall warm vs stock <= 0.95 (vs table)" "$(deep_ratio pass "wall warm" 7) ($(deep_ratio pass "wall warm" 8))" "$(verdict "$(deep_ratio pass "wall warm" 7) <= 0.95")"
+  target "Deep, \`-c pass\`: wall cold vs stock <= 0.95 (vs table)" "$(deep_ratio pass "wall cold" 7) ($(deep_ratio pass "wall cold" 8))" "$(verdict "$(deep_ratio pass "wall cold" 7) <= 0.95")"
+  target "Deep, import-heavy: private dirty vs stock (vs table)" "$(deep_ratio import "dirty" 7) ($(deep_ratio import "dirty" 8))" "(reported)"
+fi
+
 # ---- 4. lookup --------------------------------------------------------------
 
 note "4. lookup: $LOOKUPS names"
