@@ -366,16 +366,22 @@ fn whole_stdlib_build_passes_named_tests() {
     for v in VERSIONS {
         let whole = build(v, "stdlib");
         let stock = build(v, "stock");
-        let ((ok, ran, text), (sok, sran, stext)) = std::thread::scope(|sc| {
-            let w = sc.spawn(|| regrtest(&whole.python, &tests, &[]));
-            let s = sc.spawn(|| regrtest(&stock.python, &tests, &[]));
-            (w.join().unwrap(), s.join().unwrap())
-        });
-        eprintln!("{v} installed: whole stdlib ran {ran} ok={ok}, stock ran {sran} ok={sok}");
-        assert!(sok && sran > 0, "{v} stock:\n{stext}");
-        assert!(ok && ran > 0, "{v} whole stdlib:\n{text}");
-        assert_eq!(ran, sran, "{v}: different number of test cases run");
+        both_pass(v, ("whole stdlib", &whole), ("stock", &stock), &tests);
     }
+}
+
+/// `tests` pass on both installed builds, with as many test cases run
+/// (both run at once, each with a fresh HOME).
+fn both_pass(v: &str, (la, a): (&str, &Build), (lb, b): (&str, &Build), tests: &[&str]) {
+    let ((aok, aran, atext), (bok, bran, btext)) = std::thread::scope(|sc| {
+        let x = sc.spawn(|| regrtest(&a.python, tests, &[]));
+        let y = sc.spawn(|| regrtest(&b.python, tests, &[]));
+        (x.join().unwrap(), y.join().unwrap())
+    });
+    eprintln!("{v} installed: {la} ran {aran} ok={aok}, {lb} ran {bran} ok={bok}");
+    assert!(bok && bran > 0, "{v} {lb}:\n{btext}");
+    assert!(aok && aran > 0, "{v} {la}:\n{atext}");
+    assert_eq!(aran, bran, "{v}: different number of test cases run");
 }
 
 /// The stock embedding (examples/frozen-python: objfreeze_cpython.c, no
@@ -540,15 +546,7 @@ fn deep_frozen_build_passes_named_tests() {
     for v in DEEP_VERSIONS {
         let deep = build(v, "deep");
         let whole = build(v, "stdlib");
-        let ((ok, ran, text), (wok, wran, wtext)) = std::thread::scope(|sc| {
-            let d = sc.spawn(|| regrtest(&deep.python, &tests, &[]));
-            let w = sc.spawn(|| regrtest(&whole.python, &tests, &[]));
-            (d.join().unwrap(), w.join().unwrap())
-        });
-        eprintln!("{v}: deep ran {ran} ok={ok}, marshal table ran {wran} ok={wok}");
-        assert!(wok && wran > 0, "{v} marshal table:\n{wtext}");
-        assert!(ok && ran > 0, "{v} deep:\n{text}");
-        assert_eq!(ran, wran, "{v}: different number of test cases run");
+        both_pass(v, ("deep", &deep), ("marshal table", &whole), &tests);
     }
 }
 
