@@ -37,7 +37,12 @@ report = {"modules": 0, "equal": 0, "in_binary": 0, "mismatched": [], "not_inter
 for name in sys.argv[1:]:
     co = _imp.get_frozen_object(name)
     report["modules"] += 1
-    with open(co.co_filename, "rb") as f:
+    path = co.co_filename
+    if path.startswith("<frozen "):
+        # A bootstrap-section module, compiled as CPython names them.
+        base = os.path.join(sys._stdlib_dir, *name.split("."))
+        path = base + ".py" if os.path.exists(base + ".py") else os.path.join(base, "__init__.py")
+    with open(path, "rb") as f:
         ref = compile(f.read(), co.co_filename, "exec", dont_inherit=True)
     if co == ref:
         report["equal"] += 1
