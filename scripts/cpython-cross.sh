@@ -13,6 +13,10 @@
 # TRIPLE   the GNU triple of the cross toolchain: aarch64-linux-gnu or
 #          riscv64-linux-gnu (TRIPLE-gcc and libc6-dev-*-cross installed).
 #
+# OBJFREEZE_CROSS_DEEP=1 also deep-frozes the tables (OBJFREEZE_CPYTHON_DEEP:
+# static code objects laid out by the layout probe the cross compiler
+# compiled), in the tree cross-deep-TRIPLE.
+#
 # The tree lives in $OBJFREEZE_CPYTHON_BUILDS (default target/cpython)
 # /VERSION-DIGEST/cross-TRIPLE, DIGEST being the tarball's, as
 # cpython-build.sh keeps its variants; a second run rebuilds only when the
@@ -52,7 +56,8 @@ digest=$(sha256sum "$tarball" | cut -c1-16)
 base=$builds/$version-$digest
 [ "$build_prefix" = "$base/stock/install" ] ||
   die "the build python $build_prefix is not the stock build of $tarball ($base/stock)"
-vdir=$base/cross-$triple
+deep=${OBJFREEZE_CROSS_DEEP:-}
+vdir=$base/cross-${deep:+deep-}$triple
 src=$vdir/src
 exe=$vdir/bin/python$minor
 
@@ -81,7 +86,7 @@ config_args=(--host="$triple" --build=x86_64-pc-linux-gnu --with-build-python="$
   --with-system-libmpdec=no --with-system-expat=no "$@")
 stamp="$version $triple $digest ${config_args[*]} $(sha256sum <<<"$config_site_text" | cut -c1-16)"
 mkdir -p "$base"
-exec 9>"$base/cross-$triple.lock"
+exec 9>"$vdir.lock"
 flock 9
 
 cc="$triple-gcc"
@@ -96,13 +101,14 @@ if [ ! -f "$vdir/.configured" ] || [ "$(cat "$vdir/.configured")" != "$stamp" ];
   [ -f "$src/Makefile.pre.in" ] || die "$tarball: not a CPython source tree (no Makefile.pre.in)"
   # The fork's one include line, after LIBRARY_OBJS, with the whole stdlib
   # in the stdlib table and the tables written for the target.
-  awk -v mk="$repo/make/cpython.mk" -v target="$objtarget" '
+  awk -v mk="$repo/make/cpython.mk" -v target="$objtarget" -v deep="$deep" '
     { print }
     /^LIBRARY_OBJS=/ { inlib = 1 }
     inlib && !/\\$/ {
       inlib = 0
       print "OBJFREEZE_CPYTHON_WHOLE_STDLIB = yes"
       print "OBJFREEZE_TARGET = " target
+      if (deep != "") print "OBJFREEZE_CPYTHON_DEEP = yes"
       print "include " mk
       done = 1
     }
