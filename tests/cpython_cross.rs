@@ -92,11 +92,17 @@ fn can_cross(t: &Target) -> bool {
 
 /// scripts/cpython-cross.sh: the cached executable, built first if needed.
 fn cross_build(t: &Target) -> PathBuf {
+    cross_build_with(t, false)
+}
+
+/// The same, with the tables deep-frozen (OBJFREEZE_CROSS_DEEP=1) if `deep`.
+fn cross_build_with(t: &Target, deep: bool) -> PathBuf {
     let _one = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let start = Instant::now();
     let out = run(Command::new(repo().join("scripts/cpython-cross.sh"))
         .args([VERSION, t.triple])
-        .env("OBJFREEZE", env!("CARGO_BIN_EXE_objfreeze")));
+        .env("OBJFREEZE", env!("CARGO_BIN_EXE_objfreeze"))
+        .env("OBJFREEZE_CROSS_DEEP", if deep { "1" } else { "" }));
     let exe = PathBuf::from(
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -527,6 +533,62 @@ fn aarch64_static_python_imports_json_asyncio_decimal_with_no_stdlib_files() {
 #[test]
 fn riscv64_static_python_imports_json_asyncio_decimal_with_no_stdlib_files() {
     check_target(&RISCV64);
+}
+
+/// Deep freezing for a cross target: the layout probe compiled by the
+/// aarch64 compiler, the blobs written for aarch64 with no relocations, and
+/// under qemu, with no stdlib file, json/asyncio/decimal run from static
+/// code objects in the executable, with the results the native build python
+/// gives.
+#[test]
+fn aarch64_deep_frozen_python_runs_static_code() {
+    let t = &AARCH64;
+    if !can_cross(t) {
+        return;
+    }
+    let exe = cross_build_with(t, true);
+    let objs = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("src/Python/objfreeze");
+    for blob in ["stdlib-deep.o", "bootstrap-deep.o"] {
+        let o = objs.join(blob);
+        let hdr = stdout(Command::new("readelf").arg("-h").arg(&o));
+        assert!(hdr.contains(t.elf_machine), "{blob}: {hdr}");
+        let rel = stdout(Command::new("readelf").arg("-r").arg(&o));
+        assert!(rel.contains("There are no relocations"), "{blob}: {rel}");
+    }
+    let code = format!(
+        "{SCRIPT}\nimport os\nexe = os.path.realpath(sys.executable)\na = id(json.dumps.__code__)\n\
+         print('static_code=' + str(any(l.split()[-1] == exe and int(l.split('-')[0], 16) <= a < int(l.split()[0].split('-')[1], 16)\n\
+         for l in open('/proc/self/maps') if len(l.split()) > 5)))\n"
+    );
+    let d = tempdir();
+    let home = d.path().join("home");
+    fs::create_dir_all(&home).unwrap();
+    let (out, _) = qemu_run(t, &exe, &home, &["-c", &code], &d.path().join("trace"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = key_values(&text);
+    let native = key_values(&stdout(
+        Command::new(build_python()).args(["-I", "-c", SCRIPT]),
+    ));
+    for k in ["json", "asyncio", "decimal", "decimal_impl", "c_json"] {
+        assert_eq!(got.get(k), native.get(k), "{k}");
+    }
+    assert_eq!(got.get("machine").map(String::as_str), Some(t.machine));
+    assert_eq!(
+        got.get("static_code").map(String::as_str),
+        Some("True"),
+        "{text}"
+    );
 }
 
 /// A second run of the script with nothing changed reuses the build: no

@@ -203,7 +203,10 @@ impl Layout {
             let mut o = 0;
             while o + head <= region.len() {
                 let n = read_uint(self.endian, &region[o + len_at..], ptr) as usize;
-                let Some(data) = region.get(o + head..o + head + n) else {
+                let Some(data) = n
+                    .checked_add(o + head)
+                    .and_then(|end| region.get(o + head..end))
+                else {
                     bail!("layout probe: static string at {o} of {tmpl} runs past it");
                 };
                 if n == 0 {
@@ -234,8 +237,8 @@ impl Layout {
     /// The template object `tmpl_*` of `len` bytes.
     pub fn template(&self, name: &str, len: usize) -> Result<&[u8]> {
         let off = self.at(name);
-        self.templates
-            .get(off..off + len)
+        off.checked_add(len)
+            .and_then(|end| self.templates.get(off..end))
             .with_context(|| format!("layout probe: template {name} runs past the probe"))
     }
 
@@ -300,7 +303,6 @@ mod tests {
         let body = &body[..body.find("\n\n").unwrap()];
         let names: Vec<&str> = body
             .match_indices("X(")
-            .skip(1) // the macro's own parameter list
             .map(|(i, _)| {
                 let rest = &body[i + 2..];
                 &rest[..rest.find(',').unwrap()]
