@@ -44,7 +44,7 @@ instr() {
 # Mean wall ms of `$1 -I -S -c "$2"`; $3 = cold to drop the page cache first.
 wall() {
   local prep=()
-  [ "${3:-}" = cold ] && prep=(--prepare 'sync; echo 3 > /proc/sys/vm/drop_caches')
+  [ "${3:-}" = cold ] && prep=(--prepare "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches'")
   local runs=$RUNS
   [ "${3:-}" = cold ] && runs=$((RUNS / 3 > 3 ? RUNS / 3 : 3))
   hyperfine -N --style none --warmup 2 --runs "$runs" "${prep[@]}" --export-json "$TMP/h.json" \

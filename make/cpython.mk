@@ -102,6 +102,11 @@
 #                                (unmarshal_frozen_code asks frozen.c first).
 #                                CPython 3.13 and 3.14; other versions get a
 #                                warning and marshal data. Default: empty.
+#   OBJFREEZE_CPYTHON_DEEP_FIRST Modules laid out first in the deep-frozen
+#                                stdlib (cpython-deep --first): what every
+#                                start imports, so a cold start reads them
+#                                from few pages. Default: 3.13's and 3.14's
+#                                startup modules.
 #   OBJFREEZE_CPYTHON_CFLAGS     Extra flags for compiling frozen.c.
 #   OBJFREEZE, OBJFREEZE_TARGET, OBJFREEZE_TOOL_DEP, ...  See objfreeze.mk
 #                                (a cross build sets OBJFREEZE_TARGET to the
@@ -144,6 +149,8 @@ OBJFREEZE_CPYTHON_STDLIB_EXCLUDE ?= test tests idle_test idlelib tkinter turtled
 OBJFREEZE_CPYTHON_DEEPFREEZE ?= $(if $(strip $(DEEPFREEZE_OBJS)),yes)
 OBJFREEZE_CPYTHON_CFLAGS ?=
 OBJFREEZE_CPYTHON_DEEP ?=
+OBJFREEZE_CPYTHON_DEEP_FIRST ?= codecs encodings encodings.aliases encodings.utf_8 linecache io abc \
+  _collections_abc _sitebuiltins genericpath os posixpath site stat
 objfreeze__cpy_deep := $(if $(filter yes,$(OBJFREEZE_CPYTHON_DEEP)),$(if $(filter 3.13 3.14,$(VERSION)),yes,$(warning \
   objfreeze: OBJFREEZE_CPYTHON_DEEP=yes: deep freezing knows the objects of CPython 3.13 and 3.14, this is $(VERSION); modules stay marshalled)))
 
@@ -227,6 +234,7 @@ $(OBJFREEZE_CPYTHON_DIR)/layout.o: $(objfreeze__cpy_fork)/objfreeze_layout.c pyc
 	$(CC) -c $(PY_CORE_CFLAGS) -o $@ $<
 $(OBJFREEZE_CPYTHON_DIR)/%-deep.o: $(OBJFREEZE_CPYTHON_DIR)/%.o $(OBJFREEZE_CPYTHON_DIR)/layout.o $(OBJFREEZE_TOOL_DEP)
 	$(OBJFREEZE) cpython-deep $(if $(strip $(OBJFREEZE_TARGET)),--target $(OBJFREEZE_TARGET)) \
+	  $(foreach m,$(OBJFREEZE_CPYTHON_DEEP_FIRST),--first $(m)) \
 	  --layout $(OBJFREEZE_CPYTHON_DIR)/layout.o $< -o $@
 # import.c with unmarshal_frozen_code's one unmarshal call going through
 # frozen.c; the build stops if that call is not found exactly once.

@@ -44,7 +44,8 @@ enum Cmd {
 ///
 /// Examples:
 ///   cc -c $(PY_CORE_CFLAGS) cbindings/cpython/fork/objfreeze_layout.c -o layout.o
-///   objfreeze cpython-deep --layout layout.o stdlib.o -o stdlib-deep.o
+///   objfreeze cpython-deep --layout layout.o stdlib.o -o stdlib-deep.o \
+///       --first codecs,encodings,encodings.aliases,encodings.utf_8,io,abc,os
 ///
 /// Reads the one table in TABLE (an object objfreeze build wrote) and writes,
 /// for the CPython build the layout probe was compiled for, every module's
@@ -75,6 +76,11 @@ struct DeepArgs {
     /// Symbol of the blob. Default: the table's symbol with `_deep` appended.
     #[arg(long, value_name = "NAME")]
     symbol: Option<String>,
+    /// Lay these modules out first, in this order (repeatable, or
+    /// comma-separated): the ones every start imports, so that a cold start
+    /// reads them from few pages of the file.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    first: Vec<String>,
     /// Print the modules left marshalled and why.
     #[arg(long, short)]
     verbose: bool,
@@ -520,7 +526,8 @@ fn cmd_deep(a: DeepArgs) -> Result<()> {
             target.triple
         );
     }
-    let blob = deep::build(table, &layout).with_context(|| format!("{name} with {lname}"))?;
+    let blob =
+        deep::build(table, &layout, &a.first).with_context(|| format!("{name} with {lname}"))?;
     let obj =
         objfreeze::objwrite::write_data_object(&target, &symbol, Visibility::Hidden, &blob.bytes)?;
     objfreeze::output::write_atomic(&a.output, &obj)?;

@@ -287,16 +287,15 @@ static void deep_check(int s)
              (unsigned long)d->python_hex, (unsigned long)PY_VERSION_HEX);
     if (memcmp(d->table_digest, t->digest, sizeof d->table_digest) != 0)
         fail(sections[s].symbol, "its _deep blob was written for another table (digest differs): rebuild it", 0, 0);
-    if (d->modules % 8 != 0 || d->fixups % 4 != 0 || d->relocs % 4 != 0 || d->modules < sizeof *d ||
-        (uint64_t)d->modules + (uint64_t)d->nmodules * sizeof *m > d->fixups ||
-        (uint64_t)d->fixups + (uint64_t)d->nfixups * sizeof(objfreeze_deep_fixup) > d->relocs ||
-        (uint64_t)d->relocs + (uint64_t)d->nrelocs * 4 > d->total_size)
+    if (d->modules % 8 != 0 || d->modules < sizeof *d ||
+        (uint64_t)d->modules + (uint64_t)d->nmodules * sizeof *m > d->total_size)
         fail(sections[s].symbol, "its _deep blob's records run out of it", 0, 0);
     m = objfreeze_deep_modules(d);
     for (i = 0; i < d->nmodules; i++) {
         if ((i > 0 && m[i].data_offset <= m[i - 1].data_offset) || m[i].code % 16 != 0 ||
-            m[i].code >= d->total_size || m[i].first > d->nfixups || m[i].count > d->nfixups - m[i].first ||
-            m[i].first_reloc > d->nrelocs || m[i].nrelocs > d->nrelocs - m[i].first_reloc || m[i].state != 0)
+            m[i].code >= d->total_size || m[i].fixups % 8 != 0 || m[i].relocs % 4 != 0 ||
+            (uint64_t)m[i].fixups + (uint64_t)m[i].nfixups * sizeof(objfreeze_deep_fixup) > d->total_size ||
+            (uint64_t)m[i].relocs + (uint64_t)m[i].nrelocs * 4 > d->total_size || m[i].state != 0)
             fail(sections[s].symbol, "its _deep blob's module record %lu is damaged", (unsigned long)i, 0);
     }
 }
@@ -449,24 +448,24 @@ static char *const deep_externs[OBJFREEZE_DEEP_EXTERNS] = {OBJFREEZE_DEEP_EXTERN
 static void deep_relocate(int s, objfreeze_deep *d, const objfreeze_deep_module *m)
 {
     char *base = (char *)d;
-    const uint32_t *r = objfreeze_deep_relocs(d) + m->first_reloc;
+    const uint32_t *r = objfreeze_deep_relocs(d, m);
     uint32_t i;
     for (i = 0; i < m->nrelocs; i++) {
         uint32_t at = r[i] & ~(uint32_t)1;
         uintptr_t *slot = (uintptr_t *)(base + at), v;
         if (at % sizeof *slot != 0 || at > d->total_size - sizeof *slot)
-            fail(sections[s].symbol, "its _deep blob's pointer slot %lu is out of bounds",
-                 (unsigned long)(m->first_reloc + i), 0);
+            fail(sections[s].symbol, "its _deep blob's pointer slot %lu of a module is out of bounds",
+                 (unsigned long)i, 0);
         v = *slot;
         if (r[i] & 1) {
             if (v >> 24 >= OBJFREEZE_DEEP_EXTERNS)
                 fail(sections[s].symbol, "its _deep blob's pointer slot %lu names extern %lu",
-                     (unsigned long)(m->first_reloc + i), (unsigned long)(v >> 24));
+                     (unsigned long)i, (unsigned long)(v >> 24));
             *slot = (uintptr_t)(deep_externs[v >> 24] + (v & 0xffffffu));
         } else {
             if (v >= d->total_size)
                 fail(sections[s].symbol, "its _deep blob's pointer slot %lu points out of it",
-                     (unsigned long)(m->first_reloc + i), 0);
+                     (unsigned long)i, 0);
             *slot = (uintptr_t)(base + v);
         }
     }
@@ -476,16 +475,16 @@ static void deep_relocate(int s, objfreeze_deep *d, const objfreeze_deep_module 
 static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, PyInterpreterState *interp)
 {
     char *base = (char *)d;
-    const objfreeze_deep_fixup *f = objfreeze_deep_fixups(d) + m->first;
+    const objfreeze_deep_fixup *f0 = objfreeze_deep_fixups(d, m), *f = f0;
     uint32_t i;
-    for (i = 0; i < m->count; i++, f++) {
+    for (i = 0; i < m->nfixups; i++, f++) {
         uint32_t kind = f->target & OBJFREEZE_DEEP_KIND_MASK;
         uint32_t target = f->target & ~OBJFREEZE_DEEP_KIND_MASK;
         PyObject **slot = (PyObject **)(base + f->slot);
         PyObject *obj = (PyObject *)(base + target);
         if (f->slot % sizeof(PyObject *) != 0 || f->slot > d->total_size - sizeof(PyObject *) ||
             (kind != OBJFREEZE_DEEP_COPY && target >= d->total_size))
-            fail(sections[s].symbol, "its _deep blob's fixup %lu is out of bounds", (unsigned long)(m->first + i), 0);
+            fail(sections[s].symbol, "its _deep blob's fixup %lu is out of bounds", (unsigned long)i, 0);
         switch (kind) {
         case OBJFREEZE_DEEP_INTERN:
             /* Already interned strings replace ours, as unmarshal's would. */
@@ -513,15 +512,15 @@ static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, Py
         case OBJFREEZE_DEEP_COPY: {
             /* An earlier fixup of this module: it has run. */
             uint32_t from = f->target >> 4;
-            if (from < m->first || from >= m->first + i)
+            if (from >= i)
                 fail(sections[s].symbol, "its _deep blob's fixup %lu copies from fixup %lu, not an earlier one",
-                     (unsigned long)(m->first + i), (unsigned long)from);
-            *slot = *(PyObject **)(base + objfreeze_deep_fixups(d)[from].slot);
+                     (unsigned long)i, (unsigned long)from);
+            *slot = *(PyObject **)(base + f0[from].slot);
             break;
         }
         default:
             fail(sections[s].symbol, "its _deep blob's fixup %lu has unknown kind %lu",
-                 (unsigned long)(m->first + i), (unsigned long)kind);
+                 (unsigned long)i, (unsigned long)kind);
         }
     }
     return 0;

@@ -12,26 +12,25 @@
  * module lists its slots; the runtime makes them addresses, then runs the
  * module's fixups. Pages of modules never imported are never written.
  *
- *   header (80 bytes)
+ *   header (72 bytes)
  *      0  magic          "OFZDEEP\n"
  *      8  version        1
  *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
  *     16  nmodules       module records, sorted by data_offset
- *     20  nfixups        fixup records
- *     24  nrelocs        pointer-slot records
+ *     20  nfixups        fixup records, all modules
+ *     24  nrelocs        pointer-slot records, all modules
  *     28  modules        offset of the module records
- *     32  fixups         offset of the fixup records
- *     36  relocs         offset of the pointer-slot records
- *     40  total_size     length of the blob
- *     44  reserved       0
- *     48  table_digest   the served table's digest (objfreeze_table.digest)
- *   module record (32 bytes)
+ *     32  total_size     length of the blob
+ *     36  reserved       0
+ *     40  table_digest   the served table's digest (objfreeze_table.digest)
+ *   module record (32 bytes): a module's objects, fixup records and slot
+ *   records lie together, so its first import reads one region of the file
  *      0  data_offset    the module's marshal data in the table: the key
  *      4  code           offset of its code object
- *      8  first          its first fixup
- *     12  count          its number of fixups, run in order at first import
- *     16  first_reloc    its first pointer-slot record
- *     20  nrelocs        its number of pointer slots
+ *      8  fixups         offset of its fixup records (8-aligned)
+ *     12  nfixups        how many, run in order at first import
+ *     16  relocs         offset of its pointer-slot records
+ *     20  nrelocs        how many
  *     24  state          0 at rest; written at run time (OBJFREEZE_DEEP_*)
  *     28  reserved       0
  *   pointer-slot record (4 bytes)
@@ -42,8 +41,8 @@
  *      4  target | kind  offset of a static object (16-aligned) | kind:
  *                        1 intern the str, 2 frozenset of the tuple,
  *                        3 slice of the 3-tuple, 4 finish the code object;
- *                        or an earlier fixup's index << 4 | 5: copy what
- *                        it stored (a str interned once per module)
+ *                        or an earlier fixup's index in the module << 4 | 5:
+ *                        copy what it stored (a str interned once per module)
  *
  * src/cpython/deep/format.rs writes it; a test compiles this header and
  * compares. No dependencies beyond <stdint.h>; the runtime is frozen.c.
@@ -83,9 +82,9 @@ enum objfreeze_deep_extern { OBJFREEZE_DEEP_EXTERN_LIST(OBJFREEZE_DEEP__EXTERN_E
 typedef struct objfreeze_deep_module {
     uint32_t data_offset;
     uint32_t code;
-    uint32_t first;
-    uint32_t count;
-    uint32_t first_reloc;
+    uint32_t fixups;
+    uint32_t nfixups;
+    uint32_t relocs;
     uint32_t nrelocs;
     uint32_t state;
     uint32_t reserved;
@@ -104,8 +103,6 @@ typedef struct objfreeze_deep {
     uint32_t nfixups;
     uint32_t nrelocs;
     uint32_t modules;
-    uint32_t fixups;
-    uint32_t relocs;
     uint32_t total_size;
     uint32_t reserved;
     unsigned char table_digest[32];
@@ -116,14 +113,15 @@ static inline objfreeze_deep_module *objfreeze_deep_modules(objfreeze_deep *d)
     return (objfreeze_deep_module *)((char *)d + d->modules);
 }
 
-static inline const objfreeze_deep_fixup *objfreeze_deep_fixups(const objfreeze_deep *d)
+static inline const objfreeze_deep_fixup *objfreeze_deep_fixups(const objfreeze_deep *d,
+                                                                const objfreeze_deep_module *m)
 {
-    return (const objfreeze_deep_fixup *)((const char *)d + d->fixups);
+    return (const objfreeze_deep_fixup *)((const char *)d + m->fixups);
 }
 
-static inline const uint32_t *objfreeze_deep_relocs(const objfreeze_deep *d)
+static inline const uint32_t *objfreeze_deep_relocs(const objfreeze_deep *d, const objfreeze_deep_module *m)
 {
-    return (const uint32_t *)((const char *)d + d->relocs);
+    return (const uint32_t *)((const char *)d + m->relocs);
 }
 
 /* The record of the module whose marshal data is at `data_offset` in the

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
-use super::format::{extern_index, Kind, OBJECT_ALIGN};
+use super::format::{extern_index, Kind, EXTERNS, EXTERN_OFFSET_LIMIT, OBJECT_ALIGN};
 use super::layout::Layout;
 use crate::cpython::marshal::{Code, Graph, Long, Obj, ObjId, Str};
 use crate::format::Endian;
@@ -21,14 +21,14 @@ use crate::format::Endian;
 /// What a pointer slot points at.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
-    /// An offset in the objects area.
+    /// An offset in the blob.
     Own(u64),
     /// One of [`EXTERNS`] (by index) plus an offset.
     Ext(usize, u64),
 }
 
-/// A fixup, with offsets in the objects area (for [`Kind::Copy`], `target`
-/// is the index of the fixup whose result it copies).
+/// A fixup (for [`Kind::Copy`], `target` is the module-relative index of
+/// the fixup whose result it copies, shifted left by 4).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fixup {
     pub slot: u64,
@@ -43,13 +43,14 @@ pub struct Reloc {
     pub target: Target,
 }
 
-/// A module laid out: its code object and its run of fixups.
+/// A module laid out: its code object, and its fixup and pointer-slot
+/// records (right after its objects, so a first import reads one region).
 #[derive(Debug, Clone, Copy)]
 pub struct Placed {
     pub code: u64,
-    pub first_fixup: usize,
+    pub fixups_at: u64,
     pub fixups: usize,
-    pub first_reloc: usize,
+    pub relocs_at: u64,
     pub relocs: usize,
 }
 
@@ -60,13 +61,14 @@ struct Done {
     fix: Option<Kind>,
 }
 
-/// The objects area being built.
+/// The blob being built: offsets are from its first byte.
 pub struct Emitter<'l> {
     l: &'l Layout,
     ptr: usize,
     pub bytes: Vec<u8>,
-    pub relocs: Vec<Reloc>,
-    pub fixups: Vec<Fixup>,
+    /// The module being emitted's pointer slots and fixups.
+    relocs: Vec<Reloc>,
+    fixups: Vec<Fixup>,
     /// Objects of the module being emitted (no sharing across modules:
     /// each module's first import fixes up only its own objects).
     memo: HashMap<ObjId, Option<Done>>,
@@ -76,11 +78,12 @@ pub struct Emitter<'l> {
 }
 
 impl<'l> Emitter<'l> {
-    pub fn new(l: &'l Layout) -> Emitter<'l> {
+    /// Objects start after `reserved` bytes (the header and module records).
+    pub fn new(l: &'l Layout, reserved: usize) -> Emitter<'l> {
         Emitter {
             l,
             ptr: l.at("pointer_size"),
-            bytes: Vec::new(),
+            bytes: vec![0; reserved],
             relocs: Vec::new(),
             fixups: Vec::new(),
             memo: HashMap::new(),
@@ -91,30 +94,72 @@ impl<'l> Emitter<'l> {
     /// Lay out one module whose marshal data parsed to `g`. On error the
     /// area is left as it was, so the caller can keep that module marshalled.
     pub fn module(&mut self, g: &Graph) -> Result<Placed> {
-        let saved = (self.bytes.len(), self.relocs.len(), self.fixups.len());
+        let saved = self.bytes.len();
         self.memo.clear();
         self.interned.clear();
+        self.relocs.clear();
+        self.fixups.clear();
         let r = (|| {
             if !matches!(g.objs[g.root as usize], Obj::Code(_)) {
                 bail!("the marshal data is not a code object");
             }
-            match self.obj(g, g.root)?.at {
-                Target::Own(code) => Ok(Placed {
-                    code,
-                    first_fixup: saved.2,
-                    fixups: self.fixups.len() - saved.2,
-                    first_reloc: saved.1,
-                    relocs: self.relocs.len() - saved.1,
-                }),
-                Target::Ext(..) => unreachable!("code objects are always emitted"),
-            }
+            let Target::Own(code) = self.obj(g, g.root)?.at else {
+                unreachable!("code objects are always emitted")
+            };
+            self.records(code)
         })();
         if r.is_err() {
-            self.bytes.truncate(saved.0);
-            self.relocs.truncate(saved.1);
-            self.fixups.truncate(saved.2);
+            self.bytes.truncate(saved);
         }
         r
+    }
+
+    /// Write the module's pointer slots (offsets until the runtime makes
+    /// them addresses), then its fixup and slot records.
+    fn records(&mut self, code: u64) -> Result<Placed> {
+        for i in 0..self.relocs.len() {
+            let Reloc { slot, target } = self.relocs[i].clone();
+            let v = match target {
+                Target::Own(at) => at,
+                Target::Ext(i, off) => {
+                    if off >= EXTERN_OFFSET_LIMIT {
+                        bail!(
+                            "offset {off} into {} is too large for a pointer slot",
+                            EXTERNS[i]
+                        );
+                    }
+                    ((i as u64) << 24) | off
+                }
+            };
+            self.write_uint(slot, v, self.ptr);
+        }
+        let fixups_at = self.bytes.len().next_multiple_of(8) as u64;
+        self.bytes.resize(fixups_at as usize, 0);
+        for f in std::mem::take(&mut self.fixups).iter() {
+            self.push_u32(f.slot)?;
+            self.push_u32(f.target | f.kind as u64)?;
+        }
+        let relocs_at = self.bytes.len() as u64;
+        for r in std::mem::take(&mut self.relocs).iter() {
+            self.push_u32(r.slot | matches!(r.target, Target::Ext(..)) as u64)?;
+        }
+        Ok(Placed {
+            code,
+            fixups_at,
+            fixups: (relocs_at - fixups_at) as usize / 8,
+            relocs_at,
+            relocs: (self.bytes.len() as u64 - relocs_at) as usize / 4,
+        })
+    }
+
+    fn push_u32(&mut self, v: u64) -> Result<()> {
+        let Ok(v) = u32::try_from(v) else {
+            bail!("offset {v}: a deep-frozen blob is limited to 4 GiB");
+        };
+        let at = self.bytes.len() as u64;
+        self.bytes.resize(self.bytes.len() + 4, 0);
+        self.write_uint(at, v as u64, 4);
+        Ok(())
     }
 
     fn obj(&mut self, g: &Graph, id: ObjId) -> Result<Done> {
@@ -182,7 +227,7 @@ impl<'l> Emitter<'l> {
         if let (Some(mut kind), Target::Own(mut target)) = (d.fix, d.at.clone()) {
             if kind == Kind::Intern {
                 match self.interned.get(&target) {
-                    Some(&first) => (kind, target) = (Kind::Copy, first),
+                    Some(&first) => (kind, target) = (Kind::Copy, first << 4),
                     None => {
                         self.interned.insert(target, self.fixups.len() as u64);
                     }

@@ -6,29 +6,29 @@
 //! The blob has no relocations. A pointer slot holds, until its module's
 //! first import, either an offset in the blob, or `index << 24 | offset`
 //! into one of [`EXTERNS`]; each module lists its slots, and the runtime
-//! turns them into addresses before running the module's fixups.
+//! turns them into addresses before running the module's fixups. A module's
+//! objects, fixup records and slot records lie together, in that order, so
+//! its first import reads one region of the file.
 //!
 //! ```text
-//! header (80 bytes)
+//! header (72 bytes)
 //!    0  magic          "OFZDEEP\n"
 //!    8  version        1
 //!   12  python_hex     PY_VERSION_HEX of the build whose layout it follows
 //!   16  nmodules       module records, sorted by data_offset
-//!   20  nfixups        fixup records
-//!   24  nrelocs        pointer-slot records
+//!   20  nfixups        fixup records, all modules
+//!   24  nrelocs        pointer-slot records, all modules
 //!   28  modules        offset of the module records
-//!   32  fixups         offset of the fixup records
-//!   36  relocs         offset of the pointer-slot records
-//!   40  total_size     length of the blob
-//!   44  reserved       0
-//!   48  table_digest   the served table's BLAKE3 digest (its header's)
+//!   32  total_size     length of the blob
+//!   36  reserved       0
+//!   40  table_digest   the served table's BLAKE3 digest (its header's)
 //! module record (32 bytes)
 //!    0  data_offset    the module's marshal data in the table: the key
 //!    4  code           offset of its code object
-//!    8  first          its first fixup
-//!   12  count          its number of fixups, run in order at first import
-//!   16  first_reloc    its first pointer-slot record
-//!   20  nrelocs        its number of pointer slots
+//!    8  fixups         offset of its fixup records (8-aligned)
+//!   12  nfixups        how many, run in order at first import
+//!   16  relocs         offset of its pointer-slot records
+//!   20  nrelocs        how many
 //!   24  state          0 at rest; written at run time
 //!   28  reserved       0
 //! pointer-slot record (4 bytes)
@@ -40,8 +40,8 @@
 //! Kinds: intern the string (`_PyUnicode_InternImmortal`), make a
 //! frozenset or a slice of the static tuple, finish a code object (its
 //! version number and quickened bytecode), or copy what an earlier fixup
-//! of the module stored (target: that fixup's index << 4): a string is
-//! interned once per module however many slots hold it.
+//! of the module stored (target: that fixup's index in the module << 4): a
+//! string is interned once per module however many slots hold it.
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
 pub const VERSION: u32 = 1;
@@ -53,8 +53,6 @@ pub const HEADER_WORDS: &[&str] = &[
     "nfixups",
     "nrelocs",
     "modules",
-    "fixups",
-    "relocs",
     "total_size",
     "reserved",
 ];
@@ -64,9 +62,9 @@ pub const HEADER_SIZE: usize = DIGEST_AT + 32;
 pub const MODULE_WORDS: &[&str] = &[
     "data_offset",
     "code",
-    "first",
-    "count",
-    "first_reloc",
+    "fixups",
+    "nfixups",
+    "relocs",
     "nrelocs",
     "state",
     "reserved",
@@ -89,7 +87,7 @@ pub enum Kind {
     FrozenSet = 2,
     Slice = 3,
     Code = 4,
-    /// Copy the pointer an earlier fixup (index `target >> 4`) stored.
+    /// Copy the pointer an earlier fixup of the module (index `target >> 4`) stored.
     Copy = 5,
 }
 

@@ -17,8 +17,7 @@ use anyhow::{bail, Result};
 
 use crate::cpython::{marshal, pyc};
 use crate::format::{Endian, Table, TagKind};
-use emit::{Emitter, Target};
-use format::Kind;
+use emit::Emitter;
 use layout::Layout;
 
 /// The blob, ready to be placed as it is.
@@ -43,7 +42,9 @@ pub struct Report {
 }
 
 /// Lay out every module of `table` for the build `l` describes.
-pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
+/// Lay out every module of `table` for the build `l` describes, those
+/// named in `first` first.
+pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
     if table.tag.kind != TagKind::Cpython {
         bail!(
             "not a CPython table (interpreter {})",
@@ -53,8 +54,7 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
     let tag_version = pyc::python_version(table.tag.value).unwrap_or("unknown");
     let probe_version = l.version();
     let mut report = Report::default();
-    let mut e = Emitter::new(l);
-    let mut modules = Vec::new();
+    let mut candidates = Vec::new();
     if let Some(why) = l.unsupported() {
         report.unsupported = Some(why);
     } else {
@@ -68,113 +68,83 @@ pub fn build(table: &Table, l: &Layout) -> Result<Blob> {
                 l.endian.name()
             );
         }
+        // Aliases share their origin's bytes: one layout serves both.
         let mut seen = std::collections::HashSet::new();
-        for entry in table.entries().filter(|e| !e.is_data()) {
-            // Aliases share their origin's bytes: one layout serves both.
-            if !seen.insert(entry.data_offset) {
-                continue;
-            }
-            report.modules += 1;
-            let placed = marshal::read(entry.data).and_then(|g| e.module(&g));
-            match placed {
-                Ok(p) => modules.push((entry.data_offset, p)),
-                Err(why) => report
-                    .skipped
-                    .push((entry.name_lossy(), format!("{why:#}"))),
-            }
+        candidates = table
+            .entries()
+            .filter(|e| !e.is_data() && seen.insert(e.data_offset))
+            .collect();
+        // Modules named in `first` (what starts every time) laid out first,
+        // next to each other: a cold start reads fewer separate pages.
+        let rank = |e: &crate::format::Entry| {
+            first
+                .iter()
+                .position(|f| f.as_bytes() == e.name)
+                .unwrap_or(first.len())
+        };
+        candidates.sort_by_key(|e| rank(e));
+    }
+    report.modules = candidates.len();
+    let records = format::HEADER_SIZE + candidates.len() * format::MODULE_SIZE;
+    let mut e = Emitter::new(l, records.next_multiple_of(format::OBJECT_ALIGN));
+    let mut modules = Vec::new();
+    for entry in &candidates {
+        match marshal::read(entry.data).and_then(|g| e.module(&g)) {
+            Ok(p) => modules.push((entry.data_offset, p)),
+            Err(why) => report
+                .skipped
+                .push((entry.name_lossy(), format!("{why:#}"))),
         }
     }
     report.frozen = modules.len();
     modules.sort_by_key(|m| m.0);
-
-    // Header and records first; the objects after, moved up by `base`.
-    let (nfix, nrel) = (e.fixups.len(), e.relocs.len());
-    let modules_at = format::HEADER_SIZE;
-    let fixups_at = modules_at + modules.len() * format::MODULE_SIZE;
-    let relocs_at = fixups_at + nfix * format::FIXUP_SIZE;
-    let base = (relocs_at + nrel * format::RELOC_SIZE).next_multiple_of(format::OBJECT_ALIGN);
-    let total = base as u64 + e.bytes.len() as u64;
-    if total > u32::MAX as u64 {
-        bail!("{total} bytes of objects: a deep-frozen blob is limited to 4 GiB");
+    let (nfix, nrel): (usize, usize) = modules
+        .iter()
+        .fold((0, 0), |(f, r), (_, p)| (f + p.fixups, r + p.relocs));
+    let total = e.bytes.len();
+    if total > u32::MAX as usize {
+        bail!("{total} bytes: a deep-frozen blob is limited to 4 GiB");
     }
     let en = l.endian;
-    let mut out = Vec::with_capacity(total as usize);
-    let put = |out: &mut Vec<u8>, v: usize| {
+    let mut head = Vec::with_capacity(records);
+    let put = |out: &mut Vec<u8>, v: u64| {
         out.extend_from_slice(&match en {
             Endian::Little => (v as u32).to_le_bytes(),
             Endian::Big => (v as u32).to_be_bytes(),
         })
     };
-    out.extend_from_slice(format::MAGIC);
+    head.extend_from_slice(format::MAGIC);
     // In format::HEADER_WORDS order.
     for v in [
-        format::VERSION as usize,
-        l.get("version_hex") as usize,
-        modules.len(),
-        nfix,
-        nrel,
-        modules_at,
-        fixups_at,
-        relocs_at,
-        total as usize,
+        format::VERSION as u64,
+        l.get("version_hex"),
+        modules.len() as u64,
+        nfix as u64,
+        nrel as u64,
+        format::HEADER_SIZE as u64,
+        total as u64,
         0,
     ] {
-        put(&mut out, v);
+        put(&mut head, v);
     }
-    out.extend_from_slice(&table.digest());
+    head.extend_from_slice(&table.digest());
     for (data_offset, p) in &modules {
         // In format::MODULE_WORDS order.
         for v in [
-            *data_offset as usize,
-            base + p.code as usize,
-            p.first_fixup,
-            p.fixups,
-            p.first_reloc,
-            p.relocs,
+            *data_offset as u64,
+            p.code,
+            p.fixups_at,
+            p.fixups as u64,
+            p.relocs_at,
+            p.relocs as u64,
             0,
             0,
         ] {
-            put(&mut out, v);
+            put(&mut head, v);
         }
     }
-    for f in &e.fixups {
-        put(&mut out, base + f.slot as usize);
-        let target = match f.kind {
-            Kind::Copy => (f.target as usize) << 4,
-            _ => base + f.target as usize,
-        };
-        put(&mut out, target | f.kind as usize);
-    }
-    for r in &e.relocs {
-        put(
-            &mut out,
-            (base + r.slot as usize) | matches!(r.target, Target::Ext(..)) as usize,
-        );
-    }
-    out.resize(base, 0);
-    out.extend_from_slice(&e.bytes);
-    // The slots' contents: what the runtime relocates at first import.
-    let ptr = l.at("pointer_size");
-    for r in &e.relocs {
-        let v = match r.target {
-            Target::Own(at) => base as u64 + at,
-            Target::Ext(i, off) => {
-                if off >= format::EXTERN_OFFSET_LIMIT {
-                    bail!(
-                        "offset {off} into {} is too large for a pointer slot",
-                        format::EXTERNS[i]
-                    );
-                }
-                ((i as u64) << 24) | off
-            }
-        };
-        let at = base + r.slot as usize;
-        let b = &mut out[at..at + ptr];
-        match en {
-            Endian::Little => b.copy_from_slice(&v.to_le_bytes()[..ptr]),
-            Endian::Big => b.copy_from_slice(&v.to_be_bytes()[8 - ptr..]),
-        }
-    }
+    let mut out = e.bytes;
+    out[..head.len()].copy_from_slice(&head);
     report.fixups = nfix;
     report.relocs = nrel;
     report.bytes = out.len();
