@@ -528,8 +528,13 @@ fn cmd_deep(a: DeepArgs) -> Result<()> {
     }
     let blob =
         deep::build(table, &layout, &a.first).with_context(|| format!("{name} with {lname}"))?;
-    let obj =
-        objfreeze::objwrite::write_data_object(&target, &symbol, Visibility::Hidden, &blob.bytes)?;
+    let obj = objfreeze::objwrite::write_data_object(
+        &target,
+        &symbol,
+        Visibility::Hidden,
+        deep::format::section(target.format),
+        &blob.bytes,
+    )?;
     objfreeze::output::write_atomic(&a.output, &obj)?;
     let r = &blob.report;
     if let Some(why) = &r.unsupported {

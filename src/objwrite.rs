@@ -160,19 +160,28 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
     obj
 }
 
-/// Writable data under one global symbol: for data the program writes at
-/// run time (fixed up in place), which a table never is.
+/// Writable data under one global symbol, in section `section` (`NAME`, or
+/// `SEGMENT,NAME` for Mach-O): for data the program writes at run time
+/// (fixed up in place), which a table never is.
 pub fn write_data_object(
     target: &Target,
     symbol: &str,
     visibility: Visibility,
+    section: &str,
     data: &[u8],
 ) -> Result<Vec<u8>> {
     if !is_c_identifier(symbol) {
         bail!("{symbol:?}: a data symbol must be a C identifier");
     }
     let mut obj = new_object(target);
-    let section = obj.section_id(object::write::StandardSection::Data);
+    let (segment, name) = match section.split_once(',') {
+        Some((seg, sect)) => (seg.as_bytes().to_vec(), sect.as_bytes().to_vec()),
+        None => (
+            obj.segment_name(StandardSegment::Data).to_vec(),
+            section.as_bytes().to_vec(),
+        ),
+    };
+    let section = obj.add_section(segment, name, SectionKind::Data);
     obj.set_section_data(section, data, 16);
     obj.add_symbol(Symbol {
         name: symbol.as_bytes().to_vec(),

@@ -128,6 +128,17 @@ pub fn extern_index(name: &str) -> usize {
         .unwrap_or_else(|| panic!("{name} is not in EXTERNS"))
 }
 
+/// The blob's section. Not `.data`: a section of its own is placed after
+/// all of `.data` (ELF orphan placement), so the program's other data stays
+/// together and a start touches no more pages than without the blob.
+pub fn section(format: object::BinaryFormat) -> &'static str {
+    match format {
+        object::BinaryFormat::MachO => "__DATA,__objfreeze_dp",
+        object::BinaryFormat::Coff => ".ofzdeep",
+        _ => "objfreeze_deep",
+    }
+}
+
 /// Symbol of the blob serving the table at `table_symbol`.
 pub fn blob_symbol(table_symbol: &str) -> String {
     format!("{table_symbol}_deep")
