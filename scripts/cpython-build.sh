@@ -15,6 +15,8 @@
 #                     the whole standard library frozen into the build
 #          deep       as stdlib, with OBJFREEZE_CPYTHON_DEEP=yes: the frozen
 #                     modules also linked in as static code objects (3.13, 3.14)
+#          startdeep  as objfreeze (CPython's own frozen modules only), with
+#                     OBJFREEZE_CPYTHON_DEEP=yes
 #
 # Trees live under $OBJFREEZE_CPYTHON_BUILDS (default target/cpython), one per
 # tarball digest and variant, so a second run with the same tarball reuses
@@ -28,7 +30,7 @@ die() { echo "cpython-build: $*" >&2; exit 1; }
 [ $# -ge 2 ] || die "usage: $0 VERSION VARIANT [CONFIGURE-ARGS...]"
 version=$1 variant=$2
 shift 2
-case "$variant" in stock | objfreeze | stdlib | deep) ;; *) die "unknown variant '$variant' (stock, objfreeze, stdlib, deep)" ;; esac
+case "$variant" in stock | objfreeze | stdlib | deep | startdeep) ;; *) die "unknown variant '$variant' (stock, objfreeze, stdlib, deep, startdeep)" ;; esac
 builds=${OBJFREEZE_CPYTHON_BUILDS:-$repo/target/cpython}
 jobs=${JOBS:-$(nproc)}
 mkdir -p "$builds/dl"
@@ -83,8 +85,8 @@ if [ ! -f "$vdir/.configured" ] || [ "$(cat "$vdir/.configured")" != "$stamp" ];
   [ -f "$src/Makefile.pre.in" ] || die "$tarball: not a CPython source tree (no Makefile.pre.in)"
   if [ "$variant" != stock ]; then
     # The one line a fork adds: right after LIBRARY_OBJS's definition.
-    awk -v mk="$repo/make/cpython.mk" -v whole="$([ "$variant" != objfreeze ] && echo yes)" \
-      -v deep="$([ "$variant" = deep ] && echo yes)" '
+    awk -v mk="$repo/make/cpython.mk" -v whole="$(case $variant in stdlib | deep) echo yes ;; esac)" \
+      -v deep="$(case $variant in deep | startdeep) echo yes ;; esac)" '
       { print }
       /^LIBRARY_OBJS=/ { inlib = 1 }
       inlib && !/\\$/ {
