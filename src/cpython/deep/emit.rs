@@ -13,7 +13,9 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
-use super::format::{extern_index, Kind, EXTERNS, EXTERN_OFFSET_LIMIT, OBJECT_ALIGN};
+use super::format::{
+    extern_index, Kind, EXTERNS, EXTERN_OFFSET_LIMIT, FIXUP_SIZE, OBJECT_ALIGN, RELOC_SIZE,
+};
 use super::layout::Layout;
 use crate::cpython::marshal::{Code, Graph, Long, Obj, ObjId, Str};
 use crate::format::Endian;
@@ -146,9 +148,9 @@ impl<'l> Emitter<'l> {
         Ok(Placed {
             code,
             fixups_at,
-            fixups: (relocs_at - fixups_at) as usize / 8,
+            fixups: (relocs_at - fixups_at) as usize / FIXUP_SIZE,
             relocs_at,
-            relocs: (self.bytes.len() as u64 - relocs_at) as usize / 4,
+            relocs: (self.bytes.len() as u64 - relocs_at) as usize / RELOC_SIZE,
         })
     }
 
