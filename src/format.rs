@@ -178,6 +178,28 @@ impl Endian {
             Endian::Big => u32::from_be_bytes(a),
         }
     }
+    /// An unsigned integer of `b.len()` (at most 8) bytes.
+    pub fn read_uint(self, b: &[u8]) -> u64 {
+        let mut a = [0u8; 8];
+        match self {
+            Endian::Little => {
+                a[..b.len()].copy_from_slice(b);
+                u64::from_le_bytes(a)
+            }
+            Endian::Big => {
+                a[8 - b.len()..].copy_from_slice(b);
+                u64::from_be_bytes(a)
+            }
+        }
+    }
+    /// `v`, truncated to `b.len()` (at most 8) bytes, into `b`.
+    pub fn write_uint(self, b: &mut [u8], v: u64) {
+        let n = b.len();
+        match self {
+            Endian::Little => b.copy_from_slice(&v.to_le_bytes()[..n]),
+            Endian::Big => b.copy_from_slice(&v.to_be_bytes()[8 - n..]),
+        }
+    }
     fn put_u32(self, b: &mut [u8], at: usize, v: u32) {
         let a = match self {
             Endian::Little => v.to_le_bytes(),

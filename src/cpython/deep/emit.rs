@@ -18,7 +18,6 @@ use super::format::{
 };
 use super::layout::Layout;
 use crate::cpython::marshal::{Code, Graph, Long, Obj, ObjId, Str};
-use crate::format::Endian;
 
 /// What a pointer slot points at.
 #[derive(Debug, Clone, PartialEq)]
@@ -471,11 +470,7 @@ impl<'l> Emitter<'l> {
 
     fn write_uint(&mut self, at: u64, v: u64, width: usize) {
         let at = at as usize;
-        let b = &mut self.bytes[at..at + width];
-        match (self.l.endian, width) {
-            (Endian::Little, _) => b.copy_from_slice(&v.to_le_bytes()[..width]),
-            (Endian::Big, _) => b.copy_from_slice(&v.to_be_bytes()[8 - width..]),
-        }
+        self.l.endian.write_uint(&mut self.bytes[at..at + width], v);
     }
 }
 

@@ -145,7 +145,7 @@ impl Layout {
             bail!("truncated");
         }
         let values: Vec<u64> = (0..count)
-            .map(|i| read_u64(endian, &rec[16 + 8 * i..]))
+            .map(|i| endian.read_uint(&rec[16 + 8 * i..24 + 8 * i]))
             .collect();
         let mut l = Layout {
             endian,
@@ -202,7 +202,7 @@ impl Layout {
             let region = self.template(tmpl, self.at(size))?;
             let mut o = 0;
             while o + head <= region.len() {
-                let n = read_uint(self.endian, &region[o + len_at..], ptr) as usize;
+                let n = self.endian.read_uint(&region[o + len_at..o + len_at + ptr]) as usize;
                 let Some(data) = n
                     .checked_add(o + head)
                     .and_then(|end| region.get(o + head..end))
@@ -265,28 +265,6 @@ impl Layout {
             return None;
         };
         Some(format!("{why}; deep freezing knows {SUPPORTED}"))
-    }
-}
-
-fn read_uint(e: Endian, b: &[u8], width: usize) -> u64 {
-    let mut a = [0u8; 8];
-    match e {
-        Endian::Little => {
-            a[..width].copy_from_slice(&b[..width]);
-            u64::from_le_bytes(a)
-        }
-        Endian::Big => {
-            a[8 - width..].copy_from_slice(&b[..width]);
-            u64::from_be_bytes(a)
-        }
-    }
-}
-
-fn read_u64(e: Endian, b: &[u8]) -> u64 {
-    let a: [u8; 8] = b[..8].try_into().unwrap();
-    match e {
-        Endian::Little => u64::from_le_bytes(a),
-        Endian::Big => u64::from_be_bytes(a),
     }
 }
 

@@ -16,7 +16,7 @@ pub mod layout;
 use anyhow::{bail, Result};
 
 use crate::cpython::{marshal, pyc};
-use crate::format::{Endian, Table, TagKind};
+use crate::format::{Table, TagKind};
 use emit::Emitter;
 use layout::Layout;
 
@@ -108,10 +108,9 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
     let en = l.endian;
     let mut head = Vec::with_capacity(records);
     let put = |out: &mut Vec<u8>, v: u64| {
-        out.extend_from_slice(&match en {
-            Endian::Little => (v as u32).to_le_bytes(),
-            Endian::Big => (v as u32).to_be_bytes(),
-        })
+        let mut b = [0u8; 4];
+        en.write_uint(&mut b, v);
+        out.extend_from_slice(&b)
     };
     head.extend_from_slice(format::MAGIC);
     // In format::HEADER_WORDS order.
