@@ -105,8 +105,18 @@ if [ ! -f "$vdir/.configured" ] || [ "$(cat "$vdir/.configured")" != "$stamp" ];
     cc="ccache gcc"
     export CCACHE_BASEDIR=$builds CCACHE_NOHASHDIR=1
   fi
-  (cd "$src" && CC="$cc" ./configure "${config_args[@]}" >"$vdir/configure.log" 2>&1) ||
+  # The variants of one tarball configure alike but for --prefix: the first
+  # leaves its autoconf cache for the others (30 s down to 3 s here). Each
+  # gets a copy, so concurrent builds never write one cache file; other
+  # compilers or configure arguments (--enable-optimizations, ...) get their
+  # own cache.
+  cache=$base/config.cache.$(printf '%s\n' "$cc" "$@" | sha256sum | cut -c1-16)
+  [ -f "$cache" ] && cp "$cache" "$vdir/config.cache"
+  (cd "$src" && CC="$cc" ./configure --cache-file="$vdir/config.cache" "${config_args[@]}" >"$vdir/configure.log" 2>&1) ||
     { tail -30 "$vdir/configure.log" >&2; die "configure failed: $vdir/configure.log"; }
+  if [ ! -f "$cache" ]; then
+    cp "$vdir/config.cache" "$cache.$$" && mv -f "$cache.$$" "$cache"
+  fi
   echo "$stamp" >"$vdir/.configured"
 fi
 

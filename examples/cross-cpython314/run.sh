@@ -36,6 +36,10 @@ print("json         : origin", json.__spec__.origin, "__file__", json.__file__)
 ld = decimal.__loader__
 print("decimal      : loader", ld.__name__ if isinstance(ld, type) else type(ld).__name__)
 print("sys.prefix   :", sys.prefix)
+exe, a = os.path.realpath(sys.executable), id(json.dumps.__code__)
+static = any(l.split()[-1] == exe and int(l.split("-")[0], 16) <= a < int(l.split()[0].split("-")[1], 16)
+             for l in open("/proc/self/maps") if len(l.split()) > 5)
+print("json code    :", "static data in the executable (deep-frozen)" if static else "on the heap (unmarshalled)")
 '
 echo
 echo "== env -i PYTHONHOME=$root $QEMU -strace $root/bin/python$minor -c '<import json, asyncio, decimal ...>'"
@@ -56,6 +60,9 @@ $want"
 [ "$modfiles" -eq 0 ] || fail "$modfiles syscalls on module files"
 [ "$(cd "$root" && find . -type f)" = "./bin/python$minor" ] || fail "files appeared under $root"
 grep -q "^decimal      : loader FrozenImporter" "$out/stdout" || fail "decimal not from the frozen table"
+if [ -n "${OBJFREEZE_CROSS_DEEP:-}" ]; then
+  grep -q "^json code    : static" "$out/stdout" || fail "OBJFREEZE_CROSS_DEEP set, yet json's code is not static"
+fi
 
 # Control: without its frozen stdlib the same executable must fail, and the
 # trace must show it looking in the empty tree.
