@@ -227,7 +227,7 @@ OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o $(OBJFREEZE_CPYTHON_
 objfreeze__cpy_replaced := Python/frozen.o
 
 ifeq ($(objfreeze__cpy_deep),yes)
-$(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/objfreeze_deep.h
+$(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/objfreeze_deep.h $(objfreeze__cpy_fork)/objfreeze_deep_rt.h
 # The layout probe: compiled, never run, so a cross compiler serves too.
 $(OBJFREEZE_CPYTHON_DIR)/layout.o: $(objfreeze__cpy_fork)/objfreeze_layout.c pyconfig.h
 	@mkdir -p $(@D)

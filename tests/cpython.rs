@@ -17,6 +17,10 @@ use common::*;
 
 const VERSIONS: [&str; 6] = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"];
 
+/// Versions whose frozen python comes deep-frozen too (examples/frozen-python
+/// builds out/python-deep for 3.12-3.14).
+const DEEP_VERSIONS: [&str; 2] = ["3.12", "3.13"];
+
 const IMPORT_HEAVY: &str = "import json, argparse, asyncio, email.parser, http.client, typing, \
      dataclasses, subprocess, logging, pathlib, re, tempfile, zipfile, decimal, unittest";
 
@@ -49,6 +53,8 @@ struct Pythons {
     version: String,
     frozen: PathBuf,
     relinked_stock: PathBuf,
+    /// The same table deep-frozen (3.12+: static code objects).
+    deep: Option<PathBuf>,
     stdlib_dir: String,
 }
 
@@ -81,10 +87,15 @@ fn frozen_python(minor: &str) -> Option<Pythons> {
         &python,
         "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
     );
+    let deep = out.join("python-deep");
     Some(Pythons {
         version: minor.to_string(),
         frozen: out.join("python"),
         relinked_stock: out.join("python-stock"),
+        deep: DEEP_VERSIONS.contains(&minor).then(|| {
+            assert!(deep.exists(), "{}: not built", deep.display());
+            deep
+        }),
         stdlib_dir,
     })
 }
@@ -711,12 +722,13 @@ fn regression_tests_same_as_stock() {
     };
     for v in versions {
         let Some(p) = frozen_python(v) else { continue };
-        let (frozen, stock) = std::thread::scope(|s| {
+        let (frozen, stock, deep) = std::thread::scope(|s| {
             let f = s.spawn(|| regrtest(&p.frozen, v));
             let st = s.spawn(|| regrtest(&p.relinked_stock, v));
-            (f.join().unwrap(), st.join().unwrap())
+            let d = s.spawn(|| p.deep.as_ref().map(|d| regrtest(d, v)));
+            (f.join().unwrap(), st.join().unwrap(), d.join().unwrap())
         });
-        for ((name, ok_f, out_f), (_, ok_s, out_s)) in frozen.iter().zip(&stock) {
+        for (i, ((name, ok_f, out_f), (_, ok_s, out_s))) in frozen.iter().zip(&stock).enumerate() {
             eprintln!(
                 "{v} {name}: frozen {} stock {}",
                 if *ok_f { "OK" } else { "FAILED" },
@@ -726,6 +738,121 @@ fn regression_tests_same_as_stock() {
                 ok_f, ok_s,
                 "{v} {name}: frozen and stock differ\n--- frozen\n{out_f}\n--- stock\n{out_s}"
             );
+            if let Some(deep) = &deep {
+                let (_, ok_d, out_d) = &deep[i];
+                eprintln!("{v} {name}: deep {}", if *ok_d { "OK" } else { "FAILED" });
+                assert_eq!(
+                    ok_d, ok_s,
+                    "{v} {name}: deep-frozen and stock differ\n--- deep\n{out_d}\n--- stock\n{out_s}"
+                );
+            }
         }
+    }
+}
+
+// ---- deep freezing in a stock CPython -----------------------------------------
+
+/// tests/cpython/deep_check.py --finder on every module of the frozen
+/// python's table, run by `py`: its JSON report.
+fn deep_check(py: &Path, p: &Pythons) -> serde_json::Value {
+    let names: Vec<String> = inspect_json(&p.frozen.parent().unwrap().join("stdlib.o"))["tables"]
+        [0]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    let out = stdout(
+        Command::new(py)
+            .arg(repo().join("tests/cpython/deep_check.py"))
+            .arg("--finder")
+            .args(&names),
+    );
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Deep freezing with no CPython source change (3.12, 3.13: python.o +
+/// table + blob + the two runtime objects + libpython3.X.a): every module
+/// the table serves is imported as the static code object in the
+/// executable's data, equal to what compile() makes of its source, with
+/// interned names; a subinterpreter gets heap code; the blob has no
+/// relocations. The table python, checked the same way, has no static code
+/// (so the check can fail).
+#[test]
+fn deep_frozen_python_serves_static_code() {
+    for v in DEEP_VERSIONS {
+        let Some(p) = frozen_python(v) else { continue };
+        let deep = p.deep.as_ref().unwrap();
+        let r = deep_check(deep, &p);
+        eprintln!("{v} deep: {r}");
+        let n = r["modules"].as_u64().unwrap();
+        assert!(n > 500, "{v}: only {n} modules checked: {r}");
+        assert_eq!(r["equal"].as_u64(), Some(n), "{v}: {r}");
+        assert_eq!(r["in_binary"].as_u64(), Some(n), "{v}: {r}");
+        assert_eq!(r["not_interned"].as_array().unwrap().len(), 0, "{v}: {r}");
+        assert_eq!(r["main_json_dumps"], true, "{v}: {r}");
+        assert!(
+            r["subinterpreter"]
+                .as_str()
+                .unwrap()
+                .starts_with("False [1, \"x\"]"),
+            "{v}: {r}"
+        );
+        let table = deep_check(&p.frozen, &p);
+        assert_eq!(
+            table["equal"].as_u64(),
+            Some(n),
+            "{v} table python: {table}"
+        );
+        assert_eq!(
+            table["in_binary"].as_u64(),
+            Some(0),
+            "{v} table python: {table}"
+        );
+        let blob = deep.parent().unwrap().join("stdlib-deep.o");
+        let rel = stdout(Command::new("readelf").arg("-r").arg(&blob));
+        assert!(rel.contains("There are no relocations"), "{v}: {rel}");
+    }
+}
+
+/// A blob that serves none of the linked tables stops the python before
+/// Py_Initialize, naming the problem; so does one linked without its runtime.
+#[test]
+fn deep_frozen_blob_for_another_table_is_refused() {
+    let v = DEEP_VERSIONS[0];
+    let Some(py) = need_python(v) else { return };
+    let Some(p) = frozen_python(v) else { return };
+    let out = p.frozen.parent().unwrap();
+    let tmp = tempdir();
+    let app = tmp.path().join("app.o");
+    app_table(&py, &app);
+    let app_deep = tmp.path().join("app-deep.o");
+    run(Command::new(env!("CARGO_BIN_EXE_objfreeze"))
+        .arg("cpython-deep")
+        .arg("--layout")
+        .arg(out.join("layout.o"))
+        .arg(&app)
+        .arg("-o")
+        .arg(&app_deep));
+    let runtime = out.join("objfreeze_cpython_deep.o");
+    for (objs, expect) in [
+        (
+            vec![out.join("stdlib.o"), app_deep.clone(), runtime],
+            "serves no linked table",
+        ),
+        (
+            vec![out.join("stdlib.o"), out.join("stdlib-deep.o")],
+            "the deep runtime is not linked",
+        ),
+    ] {
+        let exe = tmp.path().join("python-bad");
+        link_python(&py, &objs, &p, &exe);
+        let o = Command::new(&exe)
+            .args(["-c", "print('ran')"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(expect), "{expect}: {err}");
     }
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "objfreeze_cpython.h"
+#include "fork/objfreeze_deep.h"
 
 #if PY_VERSION_HEX < 0x03080000
 #error "objfreeze_cpython needs CPython 3.8 or later"
@@ -32,6 +33,14 @@
 extern const struct _frozen *_PyImport_FrozenBootstrap __attribute__((weak));
 extern const struct _frozen *_PyImport_FrozenStdlib __attribute__((weak));
 extern const struct _frozen *_PyImport_FrozenTest __attribute__((weak));
+#endif
+
+/* objfreeze_cpython_deep.c, the runtime of deep-frozen blobs, if linked:
+   weak, so a program without deep freezing links without it. */
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030F0000 && defined(__GNUC__) && !defined(_WIN32)
+#define OFZ_HAVE_DEEP 1
+extern PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint32_t data_offset)
+    __attribute__((weak));
 #endif
 
 /* ---- state -------------------------------------------------------------- */
@@ -50,6 +59,15 @@ static int g_have_orig;
 static const struct _frozen *g_orig;      /* PyImport_FrozenModules before us */
 static int g_magic_checked;
 static char g_err[1024];
+
+/* Deep-frozen blobs, each serving one table (objfreeze_cpython_deep). */
+typedef struct {
+    const objfreeze_table *table;
+    objfreeze_deep *deep;
+    char who[256]; /* the table, for messages */
+} ofz_deep_blob;
+static ofz_deep_blob *g_deep;
+static size_t g_ndeep;
 
 /* ---- magic numbers ------------------------------------------------------ */
 
@@ -257,6 +275,22 @@ static const objfreeze_entry *ofz_lookup(const char *name, const objfreeze_table
     return NULL;
 }
 
+/* The code object of entry e of table t: its deep-frozen one if it has one
+   this interpreter may use, else unmarshalled. */
+static PyObject *ofz_code(const objfreeze_table *t, const objfreeze_entry *e) {
+#ifdef OFZ_HAVE_DEEP
+    for (size_t k = 0; k < g_ndeep; k++) {
+        if (g_deep[k].table == t) {
+            uint32_t off = (uint32_t)((const char *)objfreeze_entry_data(t, e) - (const char *)t);
+            PyObject *co = objfreeze_cpython__deep_code(g_deep[k].who, g_deep[k].deep, off);
+            if (co != NULL || PyErr_Occurred()) return co;
+            break;
+        }
+    }
+#endif
+    return PyMarshal_ReadObjectFromString((const char *)objfreeze_entry_data(t, e), (Py_ssize_t)e->data_size);
+}
+
 static PyObject *ofz_unmarshal(const char *name) {
     const objfreeze_table *t = NULL;
     const objfreeze_entry *e = ofz_lookup(name, &t);
@@ -264,7 +298,7 @@ static PyObject *ofz_unmarshal(const char *name) {
         PyErr_Format(PyExc_ImportError, "objfreeze: no module named %s in the linked tables", name);
         return NULL;
     }
-    return PyMarshal_ReadObjectFromString((const char *)objfreeze_entry_data(t, e), (Py_ssize_t)e->data_size);
+    return ofz_code(t, e);
 }
 
 /* get_code(self, fullname) of the loader class: the frozen code, which
@@ -423,7 +457,7 @@ static PyObject *ofz_finder_find_spec(PyObject *op, PyObject *args, PyObject *kw
     if (name == NULL) return NULL;
     e = ofz_lookup(name, &t);
     if (e == NULL) Py_RETURN_NONE;
-    code = PyMarshal_ReadObjectFromString((const char *)objfreeze_entry_data(t, e), (Py_ssize_t)e->data_size);
+    code = ofz_code(t, e);
     if (code == NULL) return NULL;
     if (!PyCode_Check(code)) {
         Py_DECREF(code);
@@ -712,6 +746,104 @@ int objfreeze_cpython_install_linked(unsigned flags) {
     return r;
 }
 
+int objfreeze_cpython_deep(const objfreeze_table *t, void *deep) {
+    char what[256];
+    const char *why;
+    ofz_deep_blob *grown;
+    size_t k;
+    g_err[0] = '\0';
+    if (t == NULL || objfreeze_check(t) != 0 || deep == NULL) {
+        snprintf(g_err, sizeof g_err, "objfreeze: refusing the deep-frozen blob at %p: its table at %p is not sound",
+                 deep, (const void *)t);
+        return -1;
+    }
+    ofz_describe(t, what, sizeof what);
+#ifdef OFZ_HAVE_DEEP
+    if (Py_IsInitialized()) {
+        snprintf(g_err, sizeof g_err, "objfreeze: objfreeze_cpython_deep must be called before Py_Initialize");
+        return -1;
+    }
+    if (!ofz_runtime_matches_headers()) return -1;
+    if (objfreeze_cpython__deep_code == NULL) {
+        snprintf(g_err, sizeof g_err,
+                 "objfreeze: refusing the deep-frozen blob of %s: the deep runtime is not linked (compile "
+                 "cbindings/cpython/objfreeze_cpython_deep.c with -DPy_BUILD_CORE and link it)",
+                 what);
+        return -1;
+    }
+    why = objfreeze_deep_check((const objfreeze_deep *)deep, (uint32_t)PY_VERSION_HEX, t->digest);
+    if (why == NULL && ((const objfreeze_deep *)deep)->python_hex != (uint32_t)Py_Version)
+        why = "its _deep blob follows the layout of these headers' CPython, but libpython is another release";
+    if (why != NULL) {
+        snprintf(g_err, sizeof g_err, "objfreeze: refusing the deep-frozen blob of %s: %s", what, why);
+        return -1;
+    }
+    for (k = 0; k < g_ndeep; k++)
+        if (g_deep[k].table == t) break;
+    if (k == g_ndeep) {
+        grown = (ofz_deep_blob *)realloc(g_deep, (g_ndeep + 1) * sizeof *grown);
+        if (grown == NULL) {
+            snprintf(g_err, sizeof g_err, "objfreeze: out of memory");
+            return -1;
+        }
+        g_deep = grown;
+        g_ndeep++;
+    }
+    g_deep[k].table = t;
+    g_deep[k].deep = (objfreeze_deep *)deep;
+    snprintf(g_deep[k].who, sizeof g_deep[k].who, "%s", what);
+    return 0;
+#else
+    (void)why, (void)grown, (void)k;
+    snprintf(g_err, sizeof g_err,
+             "objfreeze: refusing the deep-frozen blob of %s: deep freezing needs CPython 3.12-3.14 on an ELF or "
+             "Mach-O platform, this is Python %d.%d",
+             what, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    return -1;
+#endif
+}
+
+/* Deep-frozen blobs are laid in their own writable section (ELF
+   `objfreeze_deep`, whose bounds GNU ld and lld define), each 16-aligned. */
+#if defined(OFZ_HAVE_DEEP) && !defined(__APPLE__)
+extern unsigned char __start_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
+extern unsigned char __stop_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
+#endif
+
+int objfreeze_cpython_deep_linked(void) {
+    int n = 0;
+#if defined(OFZ_HAVE_DEEP) && !defined(__APPLE__)
+    unsigned char *p = __start_objfreeze_deep, *end = __stop_objfreeze_deep;
+    g_err[0] = '\0';
+    while (p != NULL && p + sizeof(objfreeze_deep) <= end) {
+        objfreeze_deep *d = (objfreeze_deep *)p;
+        const objfreeze_table *t = NULL;
+        if (memcmp(d->magic, OBJFREEZE_DEEP_MAGIC, 8) != 0) {
+            p += 16; /* padding between blobs */
+            continue;
+        }
+        while ((t = objfreeze_linked_next(t)) != NULL)
+            if (memcmp(t->digest, d->table_digest, sizeof t->digest) == 0) break;
+        if (t == NULL) {
+            snprintf(g_err, sizeof g_err,
+                     "objfreeze: the deep-frozen blob at %p serves no linked table (link the table it was "
+                     "written for)",
+                     (void *)d);
+            return -1;
+        }
+        if (d->total_size < sizeof *d || d->total_size > (size_t)(end - p)) {
+            snprintf(g_err, sizeof g_err, "objfreeze: the deep-frozen blob at %p runs out of its section",
+                     (void *)d);
+            return -1;
+        }
+        if (objfreeze_cpython_deep(t, d) < 0) return -1;
+        n++;
+        p += ((size_t)d->total_size + 15) & ~(size_t)15;
+    }
+#endif
+    return n;
+}
+
 #ifdef OBJFREEZE_CPYTHON_AUTO
 /* With OBJFREEZE_CPYTHON_HOME="/prefix" (the prefix the table's sources
    live under), the python does not probe for its stdlib: stock startup
@@ -798,7 +930,7 @@ __attribute__((constructor)) static void objfreeze_cpython_auto(int argc, char *
 __attribute__((constructor)) static void objfreeze_cpython_auto(void) {
 #endif
     int n = objfreeze_cpython_install_linked(0);
-    if (n < 0) {
+    if (n < 0 || objfreeze_cpython_deep_linked() < 0) {
         fprintf(stderr, "%s\n", objfreeze_cpython_error());
         exit(1);
     }

@@ -69,6 +69,21 @@ int objfreeze_cpython_install(const objfreeze_table *const *tables, size_t n, un
 /* The same for every table linked into the program (objfreeze_linked_next). */
 int objfreeze_cpython_install_linked(unsigned flags);
 
+/* Deep freezing (CPython 3.12-3.14, libpython linked statically): the
+   modules of table `t` are served as the static code objects of `deep`, the
+   blob `objfreeze cpython-deep` wrote for it (symbol TABLE_deep), instead of
+   being unmarshalled; only the main interpreter uses them. The program also
+   links objfreeze_cpython_deep.c, compiled with -DPy_BUILD_CORE and the
+   interpreter's internal headers. Call before Py_Initialize(). Returns 0,
+   or -1 if the blob does not serve `t` in this interpreter (another table,
+   another CPython release, the runtime not linked). */
+int objfreeze_cpython_deep(const objfreeze_table *t, void *deep);
+
+/* The same for every blob linked into the ELF section objfreeze_deep, each
+   matched with its linked table by digest; OBJFREEZE_CPYTHON_AUTO calls it.
+   Returns the number of blobs, or -1. */
+int objfreeze_cpython_deep_linked(void);
+
 /* Why the last call failed, or "" if it did not. */
 const char *objfreeze_cpython_error(void);
 

@@ -1,8 +1,10 @@
 #!/bin/sh
-# demo.sh FROZEN STOCK: show what the frozen python proves, next to the stock one.
+# demo.sh FROZEN STOCK [DEEP]: show what the frozen python proves, next to the
+# stock one (and the deep-frozen one, 3.12+).
 set -eu
 frozen=$1
 stock=$2
+deep=${3:-}
 cmd="import json, argparse, asyncio, email.parser, http.client, typing, dataclasses, subprocess, logging, pathlib, re, tempfile, zipfile, decimal, unittest"
 
 echo "== $frozen: $($frozen -c 'import sys; print(sys.version.split()[0])'), stdlib from its objfreeze table"
@@ -32,4 +34,24 @@ if command -v strace >/dev/null 2>&1; then
   done
 else
   echo "(strace not installed: skipping the file syscall count)"
+fi
+
+if [ -n "$deep" ]; then
+  echo
+  echo "== $deep: the same table deep-frozen: code objects are static data in the executable"
+  $deep -I -S -c "$cmd
+import os, sys
+exe, a = os.path.realpath(sys.executable), id(json.dumps.__code__)
+static = any(l.split()[-1] == exe and int(l.split('-')[0], 16) <= a < int(l.split()[0].split('-')[1], 16)
+             for l in open('/proc/self/maps') if len(l.split()) > 5)
+print('json.dumps.__code__ at', hex(a) + ':', 'in the executable' if static else 'on the heap')
+assert static, 'not deep-frozen'"
+  echo "wall time of the import-heavy command, best of 10:"
+  for py in "$stock" "$frozen" "$deep"; do
+    best=$("$py" -I -S -c "
+import subprocess, sys, time
+best = min((lambda t: (subprocess.run([sys.argv[1], '-I', '-S', '-c', sys.argv[2]], check=True), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(10))
+print('%.1f ms' % (best * 1000))" "$py" "$cmd")
+    echo "  $(basename "$py"): $best"
+  done
 fi

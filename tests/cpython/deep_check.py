@@ -1,8 +1,15 @@
-"""Run by a deep-frozen python (tests/cpython_src.rs): for every module name
-given, the static code object import serves must equal what compile() makes
-of the installed source, live in the executable's data, and carry interned
-names. A subinterpreter must get heap code (it unmarshals). Prints JSON."""
+"""Run by a deep-frozen python (tests/cpython_src.rs, tests/cpython.rs): for
+every module name given, the static code object import serves must equal
+what compile() makes of the installed source, live in the executable's
+data, and carry interned names. A subinterpreter must get heap code (it
+unmarshals). Prints JSON.
+
+    python deep_check.py [--finder] MODULE...
+
+--finder: a stock CPython with objfreeze_cpython.c, whose table modules
+come from objfreeze's finder, not from the frozen-module sections."""
 import _imp
+import importlib.util
 import json
 import os
 import sys
@@ -10,9 +17,35 @@ import tempfile
 
 try:  # 3.14
     from concurrent import interpreters
-except ImportError:  # 3.13
+except ImportError:  # 3.12, 3.13
     interpreters = None
-    import _interpreters
+    try:
+        import _interpreters
+    except ImportError:
+        import _xxsubinterpreters as _interpreters
+
+finder = sys.argv[1:2] == ["--finder"]
+names = sys.argv[2:] if finder else sys.argv[1:]
+
+
+def is_interned(s):
+    if hasattr(sys, "_is_interned"):  # 3.13+
+        return sys._is_interned(s)
+    # 3.12 interns identifiers only ("<module>", qualnames stay as they are,
+    # unmarshalled or compiled). sys.intern of an equal, distinct string
+    # gives the interned one.
+    return len(s) < 2 or not s.isidentifier() or sys.intern((s + ".")[:-1]) is s
+
+
+def code_of(name):
+    """The code import runs for `name`, or None if objfreeze does not serve
+    it (--finder: the interpreter's own frozen modules win)."""
+    if finder:
+        loader = importlib.util.find_spec(name).loader
+        if getattr(type(loader), "__module__", None) != "objfreeze":
+            return None
+        return loader.get_code(name)
+    return _imp.get_frozen_object(name)
 
 
 def mapping(addr):
@@ -33,9 +66,12 @@ def codes(co):
 
 
 exe = os.path.realpath(sys.executable)
-report = {"modules": 0, "equal": 0, "in_binary": 0, "mismatched": [], "not_interned": []}
-for name in sys.argv[1:]:
-    co = _imp.get_frozen_object(name)
+report = {"modules": 0, "equal": 0, "in_binary": 0, "mismatched": [], "not_interned": [], "not_served": 0}
+for name in names:
+    co = code_of(name)
+    if co is None:
+        report["not_served"] += 1
+        continue
     report["modules"] += 1
     path = co.co_filename
     if path.startswith("<frozen "):
@@ -52,7 +88,7 @@ for name in sys.argv[1:]:
         report["in_binary"] += 1
     for c in codes(co):
         for n in c.co_names + c.co_varnames + (c.co_name, c.co_qualname):
-            if not sys._is_interned(n):
+            if not is_interned(n):
                 report["not_interned"].append(f"{name}:{c.co_qualname}:{n}")
 
 import json as _json  # served deep: its functions' code is static

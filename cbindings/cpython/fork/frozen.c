@@ -71,22 +71,10 @@
 
 #ifdef OBJFREEZE_DEEP
 #if PY_VERSION_HEX < 0x030D0000 || PY_VERSION_HEX >= 0x030F0000
-#error "deep-frozen code objects are written for CPython 3.13 and 3.14"
+#error "a fork's deep-frozen sections are for CPython 3.13 and 3.14 (3.12: objfreeze_cpython_deep.c)"
 #endif
 #include "marshal.h"
-#include "pycore_code.h"
-#include "pycore_pystate.h"
-#include "pycore_runtime.h"
-#include "pycore_unicodeobject.h"
 #include "objfreeze_deep.h"
-/* Defined in Python/specialize.c; codeobject.c declares it the same way. */
-#if PY_VERSION_HEX >= 0x030E0000
-extern void _PyCode_Quicken(_Py_CODEUNIT *instructions, Py_ssize_t size, int enable_counters);
-#define OBJFREEZE__QUICKEN(co) _PyCode_Quicken(_PyCode_CODE(co), Py_SIZE(co), 1)
-#else
-extern void _PyCode_Quicken(PyCodeObject *code);
-#define OBJFREEZE__QUICKEN(co) _PyCode_Quicken(co)
-#endif
 #endif
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030F0000
@@ -271,34 +259,8 @@ static int alias_cmp(const void *a, const void *b)
 }
 
 #ifdef OBJFREEZE_DEEP
-/* The blob of section s is the one written for its table, for this build,
-   and its records lie inside it. Fixups are checked at each module's first
-   import instead: checking them all would cost every start. */
-static void deep_check(int s)
-{
-    objfreeze_deep *d = (objfreeze_deep *)sections[s].deep;
-    const objfreeze_table *t = sections[s].table;
-    const objfreeze_deep_module *m;
-    uint32_t i;
-    if (memcmp(d->magic, OBJFREEZE_DEEP_MAGIC, 8) != 0 || d->version != OBJFREEZE_DEEP_VERSION)
-        fail(sections[s].symbol, "its _deep blob is damaged or of another format version", 0, 0);
-    if (d->python_hex != (uint32_t)PY_VERSION_HEX)
-        fail(sections[s].symbol, "its _deep blob follows the object layout of PY_VERSION_HEX %#lx, but this is %#lx",
-             (unsigned long)d->python_hex, (unsigned long)PY_VERSION_HEX);
-    if (memcmp(d->table_digest, t->digest, sizeof d->table_digest) != 0)
-        fail(sections[s].symbol, "its _deep blob was written for another table (digest differs): rebuild it", 0, 0);
-    if (d->modules % 8 != 0 || d->modules < sizeof *d ||
-        (uint64_t)d->modules + (uint64_t)d->nmodules * sizeof *m > d->total_size)
-        fail(sections[s].symbol, "its _deep blob's records run out of it", 0, 0);
-    m = objfreeze_deep_modules(d);
-    for (i = 0; i < d->nmodules; i++) {
-        if ((i > 0 && m[i].data_offset <= m[i - 1].data_offset) || m[i].code % 16 != 0 ||
-            m[i].code >= d->total_size || m[i].fixups % 8 != 0 || m[i].relocs % 4 != 0 ||
-            (uint64_t)m[i].fixups + (uint64_t)m[i].nfixups * sizeof(objfreeze_deep_fixup) > d->total_size ||
-            (uint64_t)m[i].relocs + (uint64_t)m[i].nrelocs * 4 > d->total_size || m[i].state != 0)
-            fail(sections[s].symbol, "its _deep blob's module record %lu is damaged", (unsigned long)i, 0);
-    }
-}
+#define OBJFREEZE_DEEP_FAIL(who, fmt, a, b) fail((who), (fmt), (a), (b))
+#include "objfreeze_deep_rt.h"
 #endif
 
 static void objfreeze_fork_init(void)
@@ -321,7 +283,11 @@ static void objfreeze_fork_init(void)
                  (unsigned long)(t->tag_kind == OBJFREEZE_TAG_CPYTHON ? (t->tag & 0xffffu) : 0),
                  (unsigned long)OBJFREEZE_CPYTHON_MAGIC);
 #ifdef OBJFREEZE_DEEP
-        if (sections[s].deep != NULL) deep_check(s);
+        if (sections[s].deep != NULL) {
+            const char *why = objfreeze_deep_check((const objfreeze_deep *)sections[s].deep,
+                                                   (uint32_t)PY_VERSION_HEX, t->digest);
+            if (why != NULL) fail(sections[s].symbol, why, 0, 0);
+        }
 #endif
         for (i = 0; i < objfreeze_count(t); i++) {
             const objfreeze_entry *e = objfreeze_entry_at(t, i);
@@ -429,138 +395,17 @@ int _PyImport_FrozenAliasFind(const char *name, const char **orig)
 }
 
 #ifdef OBJFREEZE_DEEP
-/* Set at finalization: the strings the fixups interned die with the
-   runtime, so a later Py_Initialize unmarshals instead. */
-static int deep_finalized;
-static int deep_atexit_registered;
-
-static void deep_at_exit(void)
-{
-    deep_finalized = 1;
-}
-
-/* What extern pointer slots point into, in objfreeze_deep_extern order. */
-#define OBJFREEZE__EXTERN_ADDR(sym) (char *)&sym,
-static char *const deep_externs[OBJFREEZE_DEEP_EXTERNS] = {OBJFREEZE_DEEP_EXTERN_LIST(OBJFREEZE__EXTERN_ADDR)};
-#undef OBJFREEZE__EXTERN_ADDR
-
-/* Make module m's pointer slots addresses (once: they are offsets until). */
-static void deep_relocate(int s, objfreeze_deep *d, const objfreeze_deep_module *m)
-{
-    char *base = (char *)d;
-    const uint32_t *r = objfreeze_deep_relocs(d, m);
-    uint32_t i;
-    for (i = 0; i < m->nrelocs; i++) {
-        uint32_t at = r[i] & ~(uint32_t)1;
-        uintptr_t *slot = (uintptr_t *)(base + at), v;
-        if (at % sizeof *slot != 0 || at > d->total_size - sizeof *slot)
-            fail(sections[s].symbol, "its _deep blob's pointer slot %lu of a module is out of bounds",
-                 (unsigned long)i, 0);
-        v = *slot;
-        if (r[i] & 1) {
-            if (v >> 24 >= OBJFREEZE_DEEP_EXTERNS)
-                fail(sections[s].symbol, "its _deep blob's pointer slot %lu names extern %lu",
-                     (unsigned long)i, (unsigned long)(v >> 24));
-            *slot = (uintptr_t)(deep_externs[v >> 24] + (v & 0xffffffu));
-        } else {
-            if (v >= d->total_size)
-                fail(sections[s].symbol, "its _deep blob's pointer slot %lu points out of it",
-                     (unsigned long)i, 0);
-            *slot = (uintptr_t)(base + v);
-        }
-    }
-}
-
-/* Run module m's fixups. 0 on success; -1 with an exception set. */
-static int deep_fix(int s, objfreeze_deep *d, const objfreeze_deep_module *m, PyInterpreterState *interp)
-{
-    char *base = (char *)d;
-    const objfreeze_deep_fixup *f0 = objfreeze_deep_fixups(d, m), *f = f0;
-    uint32_t i;
-    for (i = 0; i < m->nfixups; i++, f++) {
-        uint32_t kind = f->target & OBJFREEZE_DEEP_KIND_MASK;
-        uint32_t target = f->target & ~OBJFREEZE_DEEP_KIND_MASK;
-        PyObject **slot = (PyObject **)(base + f->slot);
-        PyObject *obj = (PyObject *)(base + target);
-        if (f->slot % sizeof(PyObject *) != 0 || f->slot > d->total_size - sizeof(PyObject *) ||
-            (kind != OBJFREEZE_DEEP_COPY && target >= d->total_size))
-            fail(sections[s].symbol, "its _deep blob's fixup %lu is out of bounds", (unsigned long)i, 0);
-        switch (kind) {
-        case OBJFREEZE_DEEP_INTERN:
-            /* Already interned strings replace ours, as unmarshal's would. */
-            _PyUnicode_InternImmortal(interp, &obj);
-            *slot = obj;
-            break;
-        case OBJFREEZE_DEEP_FROZENSET:
-            obj = PyFrozenSet_New(obj);
-            if (obj == NULL) return -1;
-            *slot = obj;
-            break;
-        case OBJFREEZE_DEEP_SLICE:
-            obj = PySlice_New(PyTuple_GET_ITEM(obj, 0), PyTuple_GET_ITEM(obj, 1), PyTuple_GET_ITEM(obj, 2));
-            if (obj == NULL) return -1;
-            *slot = obj;
-            break;
-        case OBJFREEZE_DEEP_CODE: {
-            /* What init_code does that depends on the running interpreter. */
-            PyCodeObject *co = (PyCodeObject *)obj;
-            co->co_version = interp->func_state.next_version;
-            if (interp->func_state.next_version != 0) interp->func_state.next_version++;
-            OBJFREEZE__QUICKEN(co);
-            break;
-        }
-        case OBJFREEZE_DEEP_COPY: {
-            /* An earlier fixup of this module: it has run. */
-            uint32_t from = f->target >> 4;
-            if (from >= i)
-                fail(sections[s].symbol, "its _deep blob's fixup %lu copies from fixup %lu, not an earlier one",
-                     (unsigned long)i, (unsigned long)from);
-            *slot = *(PyObject **)(base + f0[from].slot);
-            break;
-        }
-        default:
-            fail(sections[s].symbol, "its _deep blob's fixup %lu has unknown kind %lu",
-                 (unsigned long)i, (unsigned long)kind);
-        }
-    }
-    return 0;
-}
-
 /* The static code object for the module whose marshal data is `data`, as a
    new reference; NULL without an exception if there is none to use. */
 static PyObject *deep_code(const char *data)
 {
     int s;
-    PyInterpreterState *interp;
-    if (deep_finalized) return NULL;
-    interp = _PyInterpreterState_GET();
-    if (!_Py_IsMainInterpreter(interp)) return NULL;
     for (s = 0; s < SECTIONS; s++) {
         const objfreeze_table *t = sections[s].table;
-        objfreeze_deep *d = (objfreeze_deep *)sections[s].deep;
-        objfreeze_deep_module *m;
         const char *start = (const char *)t;
-        if (d == NULL || data < start || data >= start + t->total_size) continue;
-        m = objfreeze_deep_find(d, (uint32_t)(data - start));
-        if (m == NULL) return NULL;
-        if (m->state & OBJFREEZE_DEEP_READY) return Py_NewRef((PyObject *)((char *)d + m->code));
-        if (m->state & OBJFREEZE_DEEP_BUSY) return NULL; /* re-entered while fixing up: unmarshal */
-        if (!deep_atexit_registered) {
-            if (Py_AtExit(deep_at_exit) != 0) return NULL;
-            deep_atexit_registered = 1;
-        }
-        if (!(m->state & OBJFREEZE_DEEP_RELOCATED)) {
-            deep_relocate(s, d, m);
-            m->state = OBJFREEZE_DEEP_RELOCATED;
-        }
-        m->state |= OBJFREEZE_DEEP_BUSY;
-        if (deep_fix(s, d, m, interp) != 0) {
-            /* Fixups start from the static objects again, so a retry is safe. */
-            m->state = OBJFREEZE_DEEP_RELOCATED;
-            return NULL;
-        }
-        m->state = OBJFREEZE_DEEP_RELOCATED | OBJFREEZE_DEEP_READY;
-        return Py_NewRef((PyObject *)((char *)d + m->code));
+        if (sections[s].deep == NULL || data < start || data >= start + t->total_size) continue;
+        return objfreeze_deep_code(sections[s].symbol, (objfreeze_deep *)sections[s].deep,
+                                   (uint32_t)(data - start));
     }
     return NULL;
 }

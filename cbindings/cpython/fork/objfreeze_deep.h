@@ -45,7 +45,8 @@
  *                        copy what it stored (a str interned once per module)
  *
  * src/cpython/deep/format.rs writes it; a test compiles this header and
- * compares. No dependencies beyond <stdint.h>; the runtime is frozen.c.
+ * compares. No dependencies beyond <stdint.h> and <string.h>; the runtime is
+ * objfreeze_deep_rt.h.
  *
  * MIT License. See LICENSE.
  */
@@ -53,6 +54,7 @@
 #define OBJFREEZE_DEEP_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define OBJFREEZE_DEEP_MAGIC "OFZDEEP\n"
 #define OBJFREEZE_DEEP_VERSION 1u
@@ -135,6 +137,35 @@ static inline objfreeze_deep_module *objfreeze_deep_find(objfreeze_deep *d, uint
         if (m[mid].data_offset == data_offset) return &m[mid];
         if (m[mid].data_offset < data_offset) lo = mid + 1;
         else hi = mid;
+    }
+    return 0;
+}
+
+/* Why blob `d` cannot serve the table whose digest is `digest` in the
+   CPython whose PY_VERSION_HEX is `python_hex`, or 0 if it can. Fixups are
+   checked at each module's first import instead: checking them all would
+   cost every start. */
+static inline const char *objfreeze_deep_check(const objfreeze_deep *d, uint32_t python_hex,
+                                               const unsigned char digest[32])
+{
+    const objfreeze_deep_module *m;
+    uint32_t i;
+    if (memcmp(d->magic, OBJFREEZE_DEEP_MAGIC, 8) != 0 || d->version != OBJFREEZE_DEEP_VERSION)
+        return "its _deep blob is damaged or of another format version";
+    if (d->python_hex != python_hex)
+        return "its _deep blob follows the object layout of another CPython version (PY_VERSION_HEX differs)";
+    if (memcmp(d->table_digest, digest, sizeof d->table_digest) != 0)
+        return "its _deep blob was written for another table (digest differs): rebuild it";
+    if (d->modules % 8 != 0 || d->modules < sizeof *d ||
+        (uint64_t)d->modules + (uint64_t)d->nmodules * sizeof *m > d->total_size)
+        return "its _deep blob's records run out of it";
+    m = (const objfreeze_deep_module *)((const char *)d + d->modules);
+    for (i = 0; i < d->nmodules; i++) {
+        if ((i > 0 && m[i].data_offset <= m[i - 1].data_offset) || m[i].code % 16 != 0 ||
+            m[i].code >= d->total_size || m[i].fixups % 8 != 0 || m[i].relocs % 4 != 0 ||
+            (uint64_t)m[i].fixups + (uint64_t)m[i].nfixups * sizeof(objfreeze_deep_fixup) > d->total_size ||
+            (uint64_t)m[i].relocs + (uint64_t)m[i].nrelocs * 4 > d->total_size || m[i].state != 0)
+            return "its _deep blob has a damaged module record";
     }
     return 0;
 }

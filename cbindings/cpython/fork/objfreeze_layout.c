@@ -1,5 +1,5 @@
 /* objfreeze_layout.c - the layout probe for deep-frozen code objects
- * (CPython 3.13 and 3.14).
+ * (CPython 3.12, 3.13 and 3.14).
  *
  * `objfreeze cpython-deep` writes CPython objects (code, str, bytes, tuple,
  * int, float, complex) as static data for one CPython build. It never
@@ -45,19 +45,32 @@
 #include "pycore_object.h"
 #include "pycore_runtime.h"
 #include "pycore_runtime_init.h"
+#if PY_VERSION_HEX >= 0x030D0000
 #include "opcode_ids.h"
+#else
+#include "opcode.h"
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
 
-#if PY_VERSION_HEX < 0x030D0000 || PY_VERSION_HEX >= 0x030F0000
-#error "objfreeze's layout probe knows the object model of CPython 3.13 and 3.14"
+#if PY_VERSION_HEX < 0x030C0000 || PY_VERSION_HEX >= 0x030F0000
+#error "objfreeze's layout probe knows the object model of CPython 3.12, 3.13 and 3.14"
 #endif
 /* 3.14 caches a tuple's hash in the tuple. */
 #if PY_VERSION_HEX >= 0x030E0000
-#define OBJFREEZE_TUPLE_HASH , .ob_hash = -1
+#define OBJFREEZE_TUPLE_HASH .ob_hash = -1,
 #else
 #define OBJFREEZE_TUPLE_HASH
+#endif
+/* Object headers as CPython initialises its static objects, each followed
+   by a comma: 3.12's macros carry their own. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define OBJFREEZE_HEAD(type) _PyObject_HEAD_INIT(type),
+#define OBJFREEZE_VARHEAD(type, size) _PyVarObject_HEAD_INIT(type, size),
+#else
+#define OBJFREEZE_HEAD(type) _PyObject_HEAD_INIT(type)
+#define OBJFREEZE_VARHEAD(type, size) _PyVarObject_HEAD_INIT(type, size)
 #endif
 
 #ifdef Py_DEBUG
@@ -196,7 +209,7 @@ struct objfreeze_layout_probe {
    storage kind: statically allocated, compact, hash not yet computed. */
 #define OBJFREEZE_STR(KIND, ASCII)                                            \
     {                                                                         \
-        .ob_base = _PyObject_HEAD_INIT(NULL), .length = 0, .hash = -1,        \
+        .ob_base = OBJFREEZE_HEAD(NULL) .length = 0, .hash = -1,              \
         .state = {                                                            \
             .kind = (KIND),                                                   \
             .compact = 1,                                                     \
@@ -211,14 +224,14 @@ const struct objfreeze_layout_probe objfreeze_cpython_layout = {
     OBJFREEZE_LAYOUT_COUNT,
     {OBJFREEZE_LAYOUT_VALUES(OBJFREEZE_VALUE)},
     {
-        .head = _PyObject_HEAD_INIT(NULL),
+        .head = OBJFREEZE_HEAD(NULL)
         .str_ascii = OBJFREEZE_STR(PyUnicode_1BYTE_KIND, 1),
         .str_ucs1 = {._base = OBJFREEZE_STR(PyUnicode_1BYTE_KIND, 0)},
         .str_ucs2 = {._base = OBJFREEZE_STR(PyUnicode_2BYTE_KIND, 0)},
         .str_ucs4 = {._base = OBJFREEZE_STR(PyUnicode_4BYTE_KIND, 0)},
-        .bytes = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0), .ob_shash = -1},
-        .tuple = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0) OBJFREEZE_TUPLE_HASH},
-        .code = {.ob_base = _PyVarObject_HEAD_INIT(NULL, 0)},
+        .bytes = {.ob_base = OBJFREEZE_VARHEAD(NULL, 0) .ob_shash = -1},
+        .tuple = {.ob_base = OBJFREEZE_VARHEAD(NULL, 0) OBJFREEZE_TUPLE_HASH},
+        .code = {.ob_base = OBJFREEZE_VARHEAD(NULL, 0)},
         .strings = {.literals = _Py_str_literals_INIT, .identifiers = _Py_str_identifiers_INIT},
     },
 };

@@ -98,7 +98,8 @@ pub const NAMES: &[&str] = &[
 ];
 
 /// Which CPython object models the writer knows.
-pub const SUPPORTED: &str = "3.13 and 3.14 (default builds: GIL, no Py_DEBUG, no Py_TRACE_REFS)";
+pub const SUPPORTED: &str =
+    "3.12, 3.13 and 3.14 (default builds: GIL, no Py_DEBUG, no Py_TRACE_REFS)";
 
 /// One build's layout.
 #[derive(Debug, Clone)]
@@ -251,7 +252,7 @@ impl Layout {
     /// Why this build cannot be deep-frozen, or None if it can.
     pub fn unsupported(&self) -> Option<String> {
         let v = self.get("version_hex");
-        let why = if !matches!(v >> 16, 0x030d | 0x030e) {
+        let why = if !matches!(v >> 16, 0x030c..=0x030e) {
             format!("CPython {}", self.version())
         } else if self.get("gil_disabled") != 0 {
             "a free-threaded build (Py_GIL_DISABLED)".to_string()

@@ -1,0 +1,189 @@
+/* objfreeze_deep_rt.h - the runtime of deep-frozen blobs (objfreeze_deep.h).
+ *
+ * A blob's module becomes usable at its first import: its pointer slots are
+ * turned from offsets into addresses, then its fixups run (intern strings,
+ * build frozensets and slices, give code objects a version and quicken
+ * them). Included by two users, each compiled with Py_BUILD_CORE against the
+ * CPython (3.12, 3.13 or 3.14) whose layout the blob follows:
+ *   - a fork's frozen.c (-DOBJFREEZE_DEEP), for its own frozen sections;
+ *   - objfreeze_cpython_deep.c, for a stock CPython linked statically.
+ *
+ * The includer defines OBJFREEZE_DEEP_FAIL(who, fmt, a, b): report a damaged
+ * blob (fmt takes two unsigned longs) and not return.
+ *
+ * Only the main interpreter uses the static objects (a subinterpreter's
+ * objects must not end up in code shared by all), and only until the
+ * runtime finalizes: the strings the fixups interned die with it. Otherwise,
+ * and on re-entry while a module's fixups run, objfreeze_deep_code returns
+ * NULL with no exception set and the caller unmarshals.
+ *
+ * MIT License. See LICENSE.
+ */
+#ifndef OBJFREEZE_DEEP_RT_H
+#define OBJFREEZE_DEEP_RT_H
+
+#if PY_VERSION_HEX < 0x030C0000 || PY_VERSION_HEX >= 0x030F0000
+#error "deep-frozen code objects are written for CPython 3.12, 3.13 and 3.14"
+#endif
+#ifndef OBJFREEZE_DEEP_FAIL
+#error "define OBJFREEZE_DEEP_FAIL(who, fmt, a, b) before including objfreeze_deep_rt.h"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pycore_code.h"
+#include "pycore_interp.h"
+#include "pycore_pystate.h"
+#include "pycore_runtime.h"
+#include "objfreeze_deep.h"
+
+/* Defined in Python/specialize.c; codeobject.c declares it the same way. */
+#if PY_VERSION_HEX >= 0x030E0000
+extern void _PyCode_Quicken(_Py_CODEUNIT *instructions, Py_ssize_t size, int enable_counters);
+#define OBJFREEZE_DEEP__QUICKEN(co) _PyCode_Quicken(_PyCode_CODE(co), Py_SIZE(co), 1)
+#else
+extern void _PyCode_Quicken(PyCodeObject *code);
+#define OBJFREEZE_DEEP__QUICKEN(co) _PyCode_Quicken(co)
+#endif
+
+/* 3.13+ interns for good in one call. 3.12's public call keeps a static
+   (immortal) string as it is, in the runtime's table of static strings, or
+   hands back the string already interned. */
+#if PY_VERSION_HEX >= 0x030D0000
+#include "pycore_unicodeobject.h"
+#define OBJFREEZE_DEEP__INTERN(interp, pp) _PyUnicode_InternImmortal((interp), (pp))
+#else
+#define OBJFREEZE_DEEP__INTERN(interp, pp) ((void)(interp), PyUnicode_InternInPlace(pp))
+#endif
+
+/* Set at finalization (Py_AtExit): later Py_Initialize calls unmarshal. */
+static int objfreeze_deep__finalized;
+static int objfreeze_deep__atexit;
+
+static void objfreeze_deep__at_exit(void) { objfreeze_deep__finalized = 1; }
+
+/* What extern pointer slots point into, in objfreeze_deep_extern order. */
+#define OBJFREEZE_DEEP__EXTERN_ADDR(sym) (char *)&sym,
+static char *const objfreeze_deep__externs[OBJFREEZE_DEEP_EXTERNS] = {
+    OBJFREEZE_DEEP_EXTERN_LIST(OBJFREEZE_DEEP__EXTERN_ADDR)};
+#undef OBJFREEZE_DEEP__EXTERN_ADDR
+
+/* Make module m's pointer slots addresses (once: they are offsets until). */
+static void objfreeze_deep__relocate(const char *who, objfreeze_deep *d, const objfreeze_deep_module *m)
+{
+    char *base = (char *)d;
+    const uint32_t *r = objfreeze_deep_relocs(d, m);
+    uint32_t i;
+    for (i = 0; i < m->nrelocs; i++) {
+        uint32_t at = r[i] & ~(uint32_t)1;
+        uintptr_t *slot = (uintptr_t *)(base + at), v;
+        if (at % sizeof *slot != 0 || at > d->total_size - sizeof *slot)
+            OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu of a module is out of bounds",
+                                (unsigned long)i, 0);
+        v = *slot;
+        if (r[i] & 1) {
+            if (v >> 24 >= OBJFREEZE_DEEP_EXTERNS)
+                OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu names extern %lu", (unsigned long)i,
+                                    (unsigned long)(v >> 24));
+            *slot = (uintptr_t)(objfreeze_deep__externs[v >> 24] + (v & 0xffffffu));
+        } else {
+            if (v >= d->total_size)
+                OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu points out of it", (unsigned long)i,
+                                    0ul);
+            *slot = (uintptr_t)(base + v);
+        }
+    }
+}
+
+/* Run module m's fixups; -1 with an exception set if one failed. */
+static int objfreeze_deep__fix(const char *who, objfreeze_deep *d, const objfreeze_deep_module *m,
+                               PyInterpreterState *interp)
+{
+    char *base = (char *)d;
+    const objfreeze_deep_fixup *f0 = objfreeze_deep_fixups(d, m), *f = f0;
+    uint32_t i;
+    for (i = 0; i < m->nfixups; i++, f++) {
+        uint32_t kind = f->target & OBJFREEZE_DEEP_KIND_MASK;
+        uint32_t target = f->target & ~OBJFREEZE_DEEP_KIND_MASK;
+        PyObject **slot = (PyObject **)(base + f->slot);
+        PyObject *obj = (PyObject *)(base + target);
+        if (f->slot % sizeof(PyObject *) != 0 || f->slot > d->total_size - sizeof(PyObject *) ||
+            (kind != OBJFREEZE_DEEP_COPY && target >= d->total_size))
+            OBJFREEZE_DEEP_FAIL(who, "its _deep blob's fixup %lu is out of bounds", (unsigned long)i, 0);
+        switch (kind) {
+        case OBJFREEZE_DEEP_INTERN:
+            /* Already interned strings replace ours, as unmarshal's would. */
+            OBJFREEZE_DEEP__INTERN(interp, &obj);
+            *slot = obj;
+            break;
+        case OBJFREEZE_DEEP_FROZENSET:
+            obj = PyFrozenSet_New(obj);
+            if (obj == NULL) return -1;
+            *slot = obj;
+            break;
+        case OBJFREEZE_DEEP_SLICE:
+            obj = PySlice_New(PyTuple_GET_ITEM(obj, 0), PyTuple_GET_ITEM(obj, 1), PyTuple_GET_ITEM(obj, 2));
+            if (obj == NULL) return -1;
+            *slot = obj;
+            break;
+        case OBJFREEZE_DEEP_CODE: {
+            /* What init_code does that depends on the running interpreter. */
+            PyCodeObject *co = (PyCodeObject *)obj;
+            co->co_version = interp->func_state.next_version;
+            if (interp->func_state.next_version != 0) interp->func_state.next_version++;
+            OBJFREEZE_DEEP__QUICKEN(co);
+            break;
+        }
+        case OBJFREEZE_DEEP_COPY: {
+            /* An earlier fixup of this module: it has run. */
+            uint32_t from = f->target >> 4;
+            if (from >= i)
+                OBJFREEZE_DEEP_FAIL(who, "its _deep blob's fixup %lu copies from fixup %lu, not an earlier one",
+                                    (unsigned long)i, (unsigned long)from);
+            *slot = *(PyObject **)(base + f0[from].slot);
+            break;
+        }
+        default:
+            OBJFREEZE_DEEP_FAIL(who, "its _deep blob's fixup %lu has unknown kind %lu", (unsigned long)i,
+                                (unsigned long)kind);
+        }
+    }
+    return 0;
+}
+
+/* The static code object of the module whose marshal data is at
+   `data_offset` in the table blob `d` serves, as a new reference; NULL
+   without an exception if there is none to use, NULL with one if a fixup
+   failed. `who` names the table in messages. */
+static PyObject *objfreeze_deep_code(const char *who, objfreeze_deep *d, uint32_t data_offset)
+{
+    PyInterpreterState *interp;
+    objfreeze_deep_module *m;
+    if (objfreeze_deep__finalized) return NULL;
+    interp = _PyInterpreterState_GET();
+    if (!_Py_IsMainInterpreter(interp)) return NULL;
+    m = objfreeze_deep_find(d, data_offset);
+    if (m == NULL) return NULL;
+    if (m->state & OBJFREEZE_DEEP_READY) return Py_NewRef((PyObject *)((char *)d + m->code));
+    if (m->state & OBJFREEZE_DEEP_BUSY) return NULL; /* re-entered while fixing up: unmarshal */
+    if (!objfreeze_deep__atexit) {
+        if (Py_AtExit(objfreeze_deep__at_exit) != 0) return NULL;
+        objfreeze_deep__atexit = 1;
+    }
+    if (!(m->state & OBJFREEZE_DEEP_RELOCATED)) {
+        objfreeze_deep__relocate(who, d, m);
+        m->state = OBJFREEZE_DEEP_RELOCATED;
+    }
+    m->state |= OBJFREEZE_DEEP_BUSY;
+    if (objfreeze_deep__fix(who, d, m, interp) != 0) {
+        /* Fixups start from the static objects again, so a retry is safe. */
+        m->state = OBJFREEZE_DEEP_RELOCATED;
+        return NULL;
+    }
+    m->state = OBJFREEZE_DEEP_RELOCATED | OBJFREEZE_DEEP_READY;
+    return Py_NewRef((PyObject *)((char *)d + m->code));
+}
+
+#endif /* OBJFREEZE_DEEP_RT_H */
