@@ -11,6 +11,10 @@
 # relocations. Prints Markdown; ratios are against stock and the table.
 #
 #   bash bench/deep.sh [--quick]             CPython 3.14.7 (FORK_VERSION)
+#   EMBED=3.12 bash bench/deep.sh [--quick]  a stock CPython 3.12 (3.12-3.14;
+#       PYTHON, default the pyenv python3.12), no source change: the three
+#       pythons of examples/frozen-python (python.o and libpython3.12.a
+#       relinked alone, with the stdlib table, with the table and its blob)
 #
 # Cold runs need root (echo 3 > /proc/sys/vm/drop_caches); without it they
 # are reported as not measured.
@@ -22,14 +26,26 @@ bench_args deep.sh 30 10 "$0" "$@"
 for tool in hyperfine valgrind readelf; do
   command -v "$tool" >/dev/null || { echo "deep.sh: $tool is required" >&2; exit 1; }
 done
-VERSION="${FORK_VERSION:-3.14.7}"
-MINOR=${VERSION%.*}
-build() { "$ROOT/scripts/cpython-build.sh" "$VERSION" "$1" | tail -1; }
-STOCK="$(build stock)/bin/python$MINOR"
-TABLE="$(build stdlib)/bin/python$MINOR"
-DEEP_PREFIX="$(build deep)"
-DEEP="$DEEP_PREFIX/bin/python$MINOR"
-DEEP_SRC="$(dirname "$DEEP_PREFIX")/src"
+if [ -n "${EMBED:-}" ]; then
+  PY=${PYTHON:-$(ls -d /root/.pyenv/versions/"$EMBED".*/bin/python"$EMBED" 2>/dev/null | sort -V | tail -1)}
+  [ -x "$PY" ] || { echo "deep.sh: no python$EMBED (set PYTHON)" >&2; exit 1; }
+  OUT="$ROOT/target/bench/frozen-python-$EMBED"
+  make -s -C "$ROOT/examples/frozen-python" PYTHON="$PY" OUT="$OUT" OBJFREEZE="$ROOT/target/release/objfreeze" >&2
+  STOCK=$OUT/python-stock TABLE=$OUT/python DEEP=$OUT/python-deep
+  LAYOUT=$OUT/layout.o TABLE_OBJ=$OUT/stdlib.o BLOB=$OUT/stdlib-deep.o
+  DESC="CPython $("$PY" -c 'import sys; print(sys.version.split()[0])') as installed (pyenv), no source change: examples/frozen-python links python.o and libpython$EMBED.a three ways: **stock** (alone: .pyc files, and CPython's own deep-frozen startup modules), **table** (with the stdlib table and objfreeze_cpython.c: marshal data) and **deep** (also the table's blob and objfreeze_cpython_deep.c)."
+else
+  VERSION="${FORK_VERSION:-3.14.7}"
+  MINOR=${VERSION%.*}
+  build() { "$ROOT/scripts/cpython-build.sh" "$VERSION" "$1" | tail -1; }
+  STOCK="$(build stock)/bin/python$MINOR"
+  TABLE="$(build stdlib)/bin/python$MINOR"
+  DEEP_PREFIX="$(build deep)"
+  DEEP="$DEEP_PREFIX/bin/python$MINOR"
+  DEEP_OBJS="$(dirname "$DEEP_PREFIX")/src/Python/objfreeze"
+  LAYOUT=$DEEP_OBJS/layout.o TABLE_OBJ=$DEEP_OBJS/stdlib.o BLOB=$DEEP_OBJS/stdlib-deep.o
+  DESC="CPython $VERSION from source three ways: **stock** (installed, .pyc files), **table** (the whole stdlib in an objfreeze table: \`OBJFREEZE_CPYTHON_WHOLE_STDLIB=yes\`, marshal data) and **deep** (the same tables deep-frozen: \`OBJFREEZE_CPYTHON_DEEP=yes\`)."
+fi
 
 HEAVY="import json, argparse, asyncio, email.parser, http.client, typing, dataclasses, subprocess, logging, pathlib, re, tempfile, zipfile, decimal, unittest"
 TMP=$(mktemp -d)
@@ -59,7 +75,7 @@ for l in open('/proc/self/smaps_rollup'):
 }
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.3f" % (a/b) if b else "-")' "$1" "$2"; }
 
-echo "CPython $VERSION from source three ways: **stock** (installed, .pyc files), **table** (the whole stdlib in an objfreeze table: \`OBJFREEZE_CPYTHON_WHOLE_STDLIB=yes\`, marshal data) and **deep** (the same tables deep-frozen: \`OBJFREEZE_CPYTHON_DEEP=yes\`). \`-I -S\`; instructions: callgrind; wall: hyperfine mean of $RUNS runs warm, fewer cold (page cache dropped before each run); dirty: Private_Dirty kB after the command."
+echo "$DESC \`-I -S\`; instructions: callgrind; wall: hyperfine mean of $RUNS runs warm, fewer cold (page cache dropped before each run); dirty: Private_Dirty kB after the command."
 echo
 echo "| command | measure | stock | table | deep | deep/stock | deep/table |"
 echo "|---|---|---:|---:|---:|---:|---:|"
@@ -79,10 +95,9 @@ for label in pass heavy; do
 done
 echo
 relacount() { readelf -d "$1" | awk '/RELACOUNT/ {print $NF}'; }
-blob="$DEEP_SRC/Python/objfreeze/stdlib-deep.o"
 hyperfine -N --style none --warmup 1 --runs 5 --export-json "$TMP/w.json" \
-  "$ROOT/target/release/objfreeze cpython-deep --layout $DEEP_SRC/Python/objfreeze/layout.o $DEEP_SRC/Python/objfreeze/stdlib.o -o $TMP/d.o" >/dev/null 2>&1
+  "$ROOT/target/release/objfreeze cpython-deep --layout $LAYOUT $TABLE_OBJ -o $TMP/d.o" >/dev/null 2>&1
 write_ms=$(python3 -c 'import json,sys; print("%.0f" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1e3))' "$TMP/w.json")
-summary=$("$ROOT/target/release/objfreeze" cpython-deep --layout "$DEEP_SRC/Python/objfreeze/layout.o" \
-  "$DEEP_SRC/Python/objfreeze/stdlib.o" -o "$TMP/d.o" 2>&1 | sed 's/^objfreeze: [^:]*: //')
-echo "Writing the stdlib blob (\`objfreeze cpython-deep\`): $write_ms ms; $summary. Object file $(stat -c %s "$blob") bytes, relocations in it: $(readelf -r "$blob" | grep -c R_ || true). R_*_RELATIVE in the linked python: stock $(relacount "$STOCK"), table $(relacount "$TABLE"), deep $(relacount "$DEEP")."
+summary=$("$ROOT/target/release/objfreeze" cpython-deep -v --layout "$LAYOUT" "$TABLE_OBJ" -o "$TMP/d.o" 2>&1 |
+  sed 's/^objfreeze: [^:]*: //')
+echo "Writing the stdlib blob (\`objfreeze cpython-deep\`): $write_ms ms; $summary. Object file $(stat -c %s "$BLOB") bytes, relocations in it: $(readelf -r "$BLOB" | grep -c R_ || true). R_*_RELATIVE in the linked python: stock $(relacount "$STOCK"), table $(relacount "$TABLE"), deep $(relacount "$DEEP")."

@@ -343,6 +343,26 @@ if [ -x "$ROOT/scripts/cpython-build.sh" ]; then
   target "Deep, import-heavy: private dirty vs stock (vs table)" "$(deep_ratio import "dirty" 7) ($(deep_ratio import "dirty" 8))" "(reported)"
 fi
 
+# ---- 3d. deep freezing in a stock CPython 3.12 ------------------------------
+# No source tree: the installed 3.12's python.o and libpython3.12.a relinked
+# (examples/frozen-python), alone, with the table, with table and blob.
+PY312=$(ls -d /root/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | sort -V | tail -1 || true)
+if [ -n "$PY312" ]; then
+  note "3d. deep freezing: stock CPython 3.12 relinked, stock vs table vs deep"
+  out "### 3d. Deep freezing in a stock CPython 3.12 (no source change)"
+  out ""
+  EMBED=3.12 PYTHON="$PY312" bash "$ROOT/bench/deep.sh" $([ "$QUICK" = 1 ] && echo --quick) >"$WORK/deep312.txt" 2>>"$LOG"
+  cat "$WORK/deep312.txt" >>"$REPORT"
+  out ""
+  deep312() { awk -F'|' -v c="$1" -v m="$2" -v k="$3" 'index($2, c) && index($3, m) { gsub(/ /, "", $k); print $k; exit }' "$WORK/deep312.txt"; }
+  for m in instructions "wall warm" "wall cold"; do
+    target "Deep 3.12 (stock embedding), import-heavy: $m vs stock <= 0.80 (vs table)" "$(deep312 import "$m" 7) ($(deep312 import "$m" 8))" "$(verdict "$(deep312 import "$m" 7) <= 0.80")"
+  done
+  for m in instructions "wall warm" "wall cold"; do
+    target "Deep 3.12 (stock embedding), \`-c pass\`: $m vs stock <= 0.95 (vs table)" "$(deep312 pass "$m" 7) ($(deep312 pass "$m" 8))" "$(verdict "$(deep312 pass "$m" 7) <= 0.95")"
+  done
+fi
+
 # ---- 4. lookup --------------------------------------------------------------
 
 note "4. lookup: $LOOKUPS names"

@@ -5,6 +5,10 @@
 #
 #   scripts/cpython-regrtest.sh VERSION [VARIANT-A VARIANT-B] [-- REGRTEST-ARGS...]
 #
+# A variant given as a path (it has a slash) is an executable instead, run
+# as it is: e.g. the pythons examples/frozen-python links from an installed
+# CPython (python-stock against python-deep); VERSION then only names them.
+#
 # Each build runs `python -m test -j2` from its build directory (where
 # test_embed finds Programs/_testembed), or with INSTALLED=1 the installed
 # python (where frozen modules are on by default and the whole-stdlib
@@ -26,15 +30,21 @@ if [ $# -ge 2 ] && [ "$1" != -- ]; then a=$1 b=$2; shift 2; fi
 extra=("$@")
 
 run_one() { # variant
-  local prefix vdir out home
-  prefix=$("$repo/scripts/cpython-build.sh" "$version" "$1" | tail -1)
-  vdir=$(dirname "$prefix")
-  out=$vdir/regrtest${INSTALLED:+-installed}
+  local prefix vdir out home exe
+  if [[ "$1" == */* ]]; then
+    exe=$(realpath "$1")
+    [ -x "$exe" ] || die "$1: not an executable"
+    out=$(dirname "$exe")/regrtest-$(basename "$exe")
+  else
+    prefix=$("$repo/scripts/cpython-build.sh" "$version" "$1" | tail -1)
+    vdir=$(dirname "$prefix")
+    out=$vdir/regrtest${INSTALLED:+-installed}
+    exe=$([ "${INSTALLED:-}" = 1 ] && echo "$prefix/bin/python${version%.*}" || echo "$vdir/src/python")
+  fi
   rm -rf "$out"
   mkdir -p "$out/home" "$out/tmp"
   (cd "$out/tmp" && env -i PATH="$PATH" LANG=C.UTF-8 HOME="$out/home" TMPDIR="$out/tmp" \
-    "$([ "${INSTALLED:-}" = 1 ] && echo "$prefix/bin/python${version%.*}" || echo "$vdir/src/python")" \
-    -m test -j2 --slowest "${extra[@]}" >"$out/log" 2>&1) || true
+    "$exe" -m test -j2 --slowest "${extra[@]}" >"$out/log" 2>&1) || true
   # The final lists: "2 tests failed:", "1 test altered the execution
   # environment (env changed):", ... each followed by indented names.
   awk '/^[0-9]+ tests? (failed|altered the execution environment|crashed|timed out|failed again)/ {sec=1; next}

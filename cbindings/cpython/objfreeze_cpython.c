@@ -41,6 +41,7 @@ extern const struct _frozen *_PyImport_FrozenTest __attribute__((weak));
 #define OFZ_HAVE_DEEP 1
 extern PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint32_t data_offset)
     __attribute__((weak));
+extern void objfreeze_cpython__deep_prepare(const void *start, size_t len) __attribute__((weak));
 #endif
 
 /* ---- state -------------------------------------------------------------- */
@@ -805,16 +806,20 @@ int objfreeze_cpython_deep(const objfreeze_table *t, void *deep) {
 
 /* Deep-frozen blobs are laid in their own writable section (ELF
    `objfreeze_deep`, whose bounds GNU ld and lld define), each 16-aligned. */
-#if defined(OFZ_HAVE_DEEP) && !defined(__APPLE__)
+#if defined(OFZ_HAVE_DEEP) && defined(__ELF__)
 extern unsigned char __start_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
 extern unsigned char __stop_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
 #endif
 
 int objfreeze_cpython_deep_linked(void) {
     int n = 0;
-#if defined(OFZ_HAVE_DEEP) && !defined(__APPLE__)
-    unsigned char *p = __start_objfreeze_deep, *end = __stop_objfreeze_deep;
+#if defined(OFZ_HAVE_DEEP) && defined(__ELF__)
+    /* Through volatiles, as objfreeze.h reads its own section bounds. */
+    unsigned char *volatile vstart = __start_objfreeze_deep, *volatile vstop = __stop_objfreeze_deep;
+    unsigned char *p = vstart, *end = vstop;
     g_err[0] = '\0';
+    if (p != NULL && end > p && objfreeze_cpython__deep_prepare != NULL)
+        objfreeze_cpython__deep_prepare(p, (size_t)(end - p));
     while (p != NULL && p + sizeof(objfreeze_deep) <= end) {
         objfreeze_deep *d = (objfreeze_deep *)p;
         const objfreeze_table *t = NULL;

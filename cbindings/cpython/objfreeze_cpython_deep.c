@@ -39,3 +39,8 @@ PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint3
 PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint32_t data_offset) {
     return objfreeze_deep_code(who, d, data_offset);
 }
+
+/* Before any blob in [start, start + len) is read (objfreeze_deep_prepare). */
+void objfreeze_cpython__deep_prepare(const void *start, size_t len);
+
+void objfreeze_cpython__deep_prepare(const void *start, size_t len) { objfreeze_deep_prepare(start, len); }

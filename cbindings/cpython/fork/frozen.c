@@ -261,6 +261,11 @@ static int alias_cmp(const void *a, const void *b)
 #ifdef OBJFREEZE_DEEP
 #define OBJFREEZE_DEEP_FAIL(who, fmt, a, b) fail((who), (fmt), (a), (b))
 #include "objfreeze_deep_rt.h"
+#ifdef __ELF__
+/* The blobs' section (objfreeze_deep), bounded by GNU ld and lld. */
+extern char __start_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
+extern char __stop_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
+#endif
 #endif
 
 static void objfreeze_fork_init(void)
@@ -272,6 +277,15 @@ static void objfreeze_fork_init(void)
     int s;
     uint32_t i;
 
+#if defined(OBJFREEZE_DEEP) && defined(__ELF__)
+    /* Before the first read of a blob. */
+    {
+        /* Through volatiles: the compiler must not reason about the two
+           symbols as the separate arrays they are declared as. */
+        char *volatile start = __start_objfreeze_deep, *volatile stop = __stop_objfreeze_deep;
+        if (start != NULL && stop > start) objfreeze_deep_prepare(start, (size_t)(stop - start));
+    }
+#endif
     for (s = 0; s < SECTIONS; s++) {
         const objfreeze_table *t = sections[s].table;
         if (objfreeze_check(t) != 0)

@@ -14,7 +14,7 @@
  *
  *   header (72 bytes)
  *      0  magic          "OFZDEEP\n"
- *      8  version        1
+ *      8  version        2
  *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
  *     16  nmodules       module records, sorted by data_offset
  *     20  nfixups        fixup records, all modules
@@ -32,7 +32,8 @@
  *     16  relocs         offset of its pointer-slot records
  *     20  nrelocs        how many
  *     24  state          0 at rest; written at run time (OBJFREEZE_DEEP_*)
- *     28  reserved       0
+ *     28  start          offset of its first byte: objects, fixup and slot
+ *                        records run from there to relocs + 4 * nrelocs
  *   pointer-slot record (4 bytes)
  *      0  slot | extern  offset of a pointer slot (pointer-aligned) | 1 if
  *                        it holds an extern
@@ -57,7 +58,7 @@
 #include <string.h>
 
 #define OBJFREEZE_DEEP_MAGIC "OFZDEEP\n"
-#define OBJFREEZE_DEEP_VERSION 1u
+#define OBJFREEZE_DEEP_VERSION 2u
 
 enum objfreeze_deep_kind {
     OBJFREEZE_DEEP_INTERN = 1,
@@ -89,7 +90,7 @@ typedef struct objfreeze_deep_module {
     uint32_t relocs;
     uint32_t nrelocs;
     uint32_t state;
-    uint32_t reserved;
+    uint32_t start;
 } objfreeze_deep_module;
 
 typedef struct objfreeze_deep_fixup {
@@ -164,7 +165,8 @@ static inline const char *objfreeze_deep_check(const objfreeze_deep *d, uint32_t
         if ((i > 0 && m[i].data_offset <= m[i - 1].data_offset) || m[i].code % 16 != 0 ||
             m[i].code >= d->total_size || m[i].fixups % 8 != 0 || m[i].relocs % 4 != 0 ||
             (uint64_t)m[i].fixups + (uint64_t)m[i].nfixups * sizeof(objfreeze_deep_fixup) > d->total_size ||
-            (uint64_t)m[i].relocs + (uint64_t)m[i].nrelocs * 4 > d->total_size || m[i].state != 0)
+            (uint64_t)m[i].relocs + (uint64_t)m[i].nrelocs * 4 > d->total_size || m[i].state != 0 ||
+            m[i].start > m[i].code || m[i].start > m[i].fixups || m[i].start > m[i].relocs)
             return "its _deep blob has a damaged module record";
     }
     return 0;

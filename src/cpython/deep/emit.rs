@@ -48,6 +48,8 @@ pub struct Reloc {
 /// records (right after its objects, so a first import reads one region).
 #[derive(Debug, Clone, Copy)]
 pub struct Placed {
+    /// Where the module's bytes begin (its first object, maybe padded).
+    pub start: u64,
     pub code: u64,
     pub fixups_at: u64,
     pub fixups: usize,
@@ -107,7 +109,7 @@ impl<'l> Emitter<'l> {
             let Target::Own(code) = self.obj(g, g.root)?.at else {
                 unreachable!("code objects are always emitted")
             };
-            self.records(code)
+            self.records(saved as u64, code)
         })();
         if r.is_err() {
             self.bytes.truncate(saved);
@@ -117,7 +119,7 @@ impl<'l> Emitter<'l> {
 
     /// Write the module's pointer slots (offsets until the runtime makes
     /// them addresses), then its fixup and slot records.
-    fn records(&mut self, code: u64) -> Result<Placed> {
+    fn records(&mut self, start: u64, code: u64) -> Result<Placed> {
         for i in 0..self.relocs.len() {
             let Reloc { slot, target } = self.relocs[i].clone();
             let v = match target {
@@ -145,6 +147,7 @@ impl<'l> Emitter<'l> {
             self.push_u32(r.slot | matches!(r.target, Target::Ext(..)) as u64)?;
         }
         Ok(Placed {
+            start,
             code,
             fixups_at,
             fixups: (relocs_at - fixups_at) as usize / FIXUP_SIZE,

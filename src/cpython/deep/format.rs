@@ -13,7 +13,7 @@
 //! ```text
 //! header (72 bytes)
 //!    0  magic          "OFZDEEP\n"
-//!    8  version        1
+//!    8  version        2
 //!   12  python_hex     PY_VERSION_HEX of the build whose layout it follows
 //!   16  nmodules       module records, sorted by data_offset
 //!   20  nfixups        fixup records, all modules
@@ -30,7 +30,9 @@
 //!   16  relocs         offset of its pointer-slot records
 //!   20  nrelocs        how many
 //!   24  state          0 at rest; written at run time
-//!   28  reserved       0
+//!   28  start          offset of its first byte: the module's objects,
+//!                      fixup and slot records run from there to the end
+//!                      of its slot records (what a first import reads)
 //! pointer-slot record (4 bytes)
 //!    0  slot | extern  offset of a pointer slot | 1 if it holds an extern
 //! fixup record (8 bytes)
@@ -44,7 +46,7 @@
 //! string is interned once per module however many slots hold it.
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The header's u32 fields after the magic, in order; the digest follows.
 pub const HEADER_WORDS: &[&str] = &[
     "version",
@@ -67,7 +69,7 @@ pub const MODULE_WORDS: &[&str] = &[
     "relocs",
     "nrelocs",
     "state",
-    "reserved",
+    "start",
 ];
 pub const MODULE_SIZE: usize = 4 * MODULE_WORDS.len();
 /// A fixup record's u32 fields, in order.

@@ -137,7 +137,7 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
             p.relocs_at,
             p.relocs as u64,
             0,
-            0,
+            p.start,
         ] {
             put(&mut head, v);
         }
