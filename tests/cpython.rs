@@ -775,8 +775,8 @@ fn deep_check(py: &Path, p: &Pythons) -> serde_json::Value {
 /// table + blob + the two runtime objects + libpython3.X.a): every module
 /// the table serves is imported as the static code object in the
 /// executable's data, equal to what compile() makes of its source, with
-/// interned names; a subinterpreter gets heap code; the blob has no
-/// relocations. The table python, checked the same way, has no static code
+/// interned names; a subinterpreter gets heap code; code watchers are told
+/// of them; the blob has no relocations. The table python, checked the same way, has no static code
 /// (so the check can fail).
 #[test]
 fn deep_frozen_python_serves_static_code() {
@@ -809,6 +809,17 @@ fn deep_frozen_python_serves_static_code() {
             Some(0),
             "{v} table python: {table}"
         );
+        // Code watchers hear of the static code objects as of unmarshalled ones.
+        let watch = "import _testcapi\nw = _testcapi.add_code_watcher(0)\n\
+                     n = _testcapi.get_code_watcher_num_created_events(w)\nimport colorsys\n\
+                     print(_testcapi.get_code_watcher_num_created_events(w) - n)";
+        let events = py_out(deep, watch);
+        assert_eq!(
+            events,
+            py_out(&p.relinked_stock, watch),
+            "{v}: code watcher events"
+        );
+        assert_ne!(events, "0", "{v}: no code watcher event");
         let blob = deep.parent().unwrap().join("stdlib-deep.o");
         let rel = stdout(Command::new("readelf").arg("-r").arg(&blob));
         assert!(rel.contains("There are no relocations"), "{v}: {rel}");

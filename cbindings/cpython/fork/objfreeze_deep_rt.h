@@ -140,6 +140,18 @@ static void objfreeze_deep__relocate(const char *who, objfreeze_deep *d, const o
     }
 }
 
+/* Code watchers (PyCode_AddWatcher) hear of a static code object when it
+   becomes usable, as of any other at its creation. */
+static void objfreeze_deep__created(PyInterpreterState *interp, PyCodeObject *co)
+{
+    uint8_t bits = interp->active_code_watchers;
+    int i;
+    for (i = 0; bits != 0; i++, bits >>= 1) {
+        PyCode_WatchCallback cb = interp->code_watchers[i];
+        if ((bits & 1) && cb != NULL && cb(PY_CODE_EVENT_CREATE, co) < 0) PyErr_WriteUnraisable((PyObject *)co);
+    }
+}
+
 /* Run module m's fixups; -1 with an exception set if one failed. */
 static int objfreeze_deep__fix(const char *who, objfreeze_deep *d, const objfreeze_deep_module *m,
                                PyInterpreterState *interp)
@@ -177,6 +189,7 @@ static int objfreeze_deep__fix(const char *who, objfreeze_deep *d, const objfree
             co->co_version = interp->func_state.next_version;
             if (interp->func_state.next_version != 0) interp->func_state.next_version++;
             OBJFREEZE_DEEP__QUICKEN(co);
+            if (interp->active_code_watchers) objfreeze_deep__created(interp, co);
             break;
         }
         case OBJFREEZE_DEEP_COPY: {
