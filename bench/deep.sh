@@ -4,7 +4,7 @@
 # objfreeze table (marshal data, unmarshalled at import) and the same with
 # the tables deep-frozen (static code objects, fixed up at first import).
 # For `-c pass` and an import-heavy command: instructions (callgrind), wall
-# time warm and with the page cache dropped before each run (hyperfine), and
+# time warm and with the page cache dropped before each run (interleaved rounds, bench/interleave.py), and
 # the private dirty memory the process has after the command
 # (/proc/self/smaps_rollup). Then what deep freezing adds to the build: the
 # time to write the blobs, their size, and the linked python's relative
@@ -12,7 +12,7 @@
 #
 #   bash bench/deep.sh [--quick]             CPython 3.14.7 (FORK_VERSION)
 #   EMBED=3.12 bash bench/deep.sh [--quick]  a stock CPython 3.12 (3.12-3.14;
-#       PYTHON, default the pyenv python3.12), no source change: the three
+#       EMBED_PYTHON, default the pyenv python3.12), no source change: the three
 #       pythons of examples/frozen-python (python.o and libpython3.12.a
 #       relinked alone, with the stdlib table, with the table and its blob)
 #
@@ -27,11 +27,12 @@ for tool in hyperfine valgrind readelf; do
   command -v "$tool" >/dev/null || { echo "deep.sh: $tool is required" >&2; exit 1; }
 done
 if [ -n "${EMBED:-}" ]; then
-  PY=${PYTHON:-$(ls -d /root/.pyenv/versions/"$EMBED".*/bin/python"$EMBED" 2>/dev/null | sort -V | tail -1)}
-  [ -x "$PY" ] || { echo "deep.sh: no python$EMBED (set PYTHON)" >&2; exit 1; }
+  PY=${EMBED_PYTHON:-$(ls -d /root/.pyenv/versions/"$EMBED".*/bin/python"$EMBED" 2>/dev/null | sort -V | tail -1)}
+  [ -x "$PY" ] || { echo "deep.sh: no python$EMBED (set EMBED_PYTHON)" >&2; exit 1; }
   OUT="$ROOT/target/bench/frozen-python-$EMBED"
   make -s -C "$ROOT/examples/frozen-python" PYTHON="$PY" OUT="$OUT" OBJFREEZE="$ROOT/target/release/objfreeze" >&2
   STOCK=$OUT/python-stock TABLE=$OUT/python DEEP=$OUT/python-deep
+  [ -x "$DEEP" ] || { echo "deep.sh: $PY: examples/frozen-python built no python-deep (3.12-3.14 only)" >&2; exit 1; }
   LAYOUT=$OUT/layout.o TABLE_OBJ=$OUT/stdlib.o BLOB=$OUT/stdlib-deep.o
   DESC="CPython $("$PY" -c 'import sys; print(sys.version.split()[0])') as installed (pyenv), no source change: examples/frozen-python links python.o and libpython$EMBED.a three ways: **stock** (alone: .pyc files, and CPython's own deep-frozen startup modules), **table** (with the stdlib table and objfreeze_cpython.c: marshal data) and **deep** (also the table's blob and objfreeze_cpython_deep.c)."
 else
@@ -52,20 +53,34 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 COLD=1
 if ! (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then COLD=0; fi
+# A cold start reads the executable through page faults, each reading the
+# file around it as far as the disk's read-ahead allows: the kernel default
+# is 128 KB, some virtual disks set megabytes, and then a larger executable
+# costs more however little of it runs. Cold rows are measured with the
+# disk's setting and, if it differs, with 128 KB (put back afterwards).
+RA_FILE=""
+dev=$(basename "$(df --output=source "$DEEP" | tail -1)")
+for q in "/sys/class/block/$dev/queue" "/sys/class/block/$dev/../queue"; do
+  [ -w "$q/read_ahead_kb" ] && { RA_FILE=$q/read_ahead_kb; break; }
+done
+RA_DISK=$([ -n "$RA_FILE" ] && cat "$RA_FILE" || echo "?")
+[ -n "$RA_FILE" ] && trap 'echo "$RA_DISK" >"$RA_FILE"; rm -rf "$TMP"' EXIT
 
 instr() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" -I -S -c "$2" 2>"$TMP/cg" >/dev/null
   sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$TMP/cg"
 }
-# Mean wall ms of `$1 -I -S -c "$2"`; $3 = cold to drop the page cache first.
-wall() {
-  local prep=()
-  [ "${3:-}" = cold ] && prep=(--prepare "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches'")
-  local runs=$RUNS
-  [ "${3:-}" = cold ] && runs=$((RUNS / 3 > 3 ? RUNS / 3 : 3))
-  hyperfine -N --style none --warmup 2 --runs "$runs" "${prep[@]}" --export-json "$TMP/h.json" \
-    "$1 -I -S -c '$2'" >/dev/null 2>>"$TMP/hyperfine.log"
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["mean"]*1e3))' "$TMP/h.json"
+# Median wall ms of `PY -I -S -c "$1"` for stock, table and deep, one line
+# each, in interleaved rounds (bench/interleave.py); $2 = cold drops the page
+# cache before each run.
+walls() {
+  local runs=$RUNS flag=()
+  if [ "${2:-}" = cold ]; then
+    runs=$((RUNS / 3 > 3 ? RUNS / 3 : 3))
+    flag=(--cold)
+  fi
+  python3 "$ROOT/bench/interleave.py" "${flag[@]}" "$runs" -- "$STOCK" -I -S -c "$1" \
+    -- "$TABLE" -I -S -c "$1" -- "$DEEP" -I -S -c "$1" | paste -sd' '
 }
 # Private dirty kB after the command ran.
 dirty() {
@@ -75,7 +90,7 @@ for l in open('/proc/self/smaps_rollup'):
 }
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.3f" % (a/b) if b else "-")' "$1" "$2"; }
 
-echo "$DESC \`-I -S\`; instructions: callgrind; wall: hyperfine mean of $RUNS runs warm, fewer cold (page cache dropped before each run); dirty: Private_Dirty kB after the command."
+echo "$DESC \`-I -S\`; instructions: callgrind; wall: median of $RUNS interleaved rounds warm (bench/interleave.py), a third as many cold (page cache dropped before each run); dirty: Private_Dirty kB after the command."
 echo
 echo "| command | measure | stock | table | deep | deep/stock | deep/table |"
 echo "|---|---|---:|---:|---:|---:|---:|"
@@ -85,9 +100,17 @@ for label in pass heavy; do
     echo "| $name | $1 | $2 | $3 | $4 | $(ratio "$4" "$2") | $(ratio "$4" "$3") |"
   }
   row instructions "$(instr "$STOCK" "$code")" "$(instr "$TABLE" "$code")" "$(instr "$DEEP" "$code")"
-  row "wall warm ms" "$(wall "$STOCK" "$code")" "$(wall "$TABLE" "$code")" "$(wall "$DEEP" "$code")"
+  # shellcheck disable=SC2046 # three numbers, split on purpose
+  row "wall warm ms" $(walls "$code")
   if [ "$COLD" = 1 ]; then
-    row "wall cold ms" "$(wall "$STOCK" "$code" cold)" "$(wall "$TABLE" "$code" cold)" "$(wall "$DEEP" "$code" cold)"
+    # shellcheck disable=SC2046
+    row "wall cold ms, read-ahead $RA_DISK KB" $(walls "$code" cold)
+    if [ -n "$RA_FILE" ] && [ "$RA_DISK" != 128 ]; then
+      echo 128 >"$RA_FILE"
+      # shellcheck disable=SC2046
+      row "wall cold ms, read-ahead 128 KB" $(walls "$code" cold)
+      echo "$RA_DISK" >"$RA_FILE"
+    fi
   else
     echo "| $name | wall cold ms | not measured: cannot drop the page cache (not root) | | | | |"
   fi

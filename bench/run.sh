@@ -337,9 +337,11 @@ if [ -x "$ROOT/scripts/cpython-build.sh" ]; then
   target "Deep, import-heavy: instructions vs stock <= 0.80 (vs table)" "$(deep_ratio import instructions 7) ($(deep_ratio import instructions 8))" "$(verdict "$(deep_ratio import instructions 7) <= 0.80")"
   target "Deep, import-heavy: wall warm vs stock <= 0.80 (vs table)" "$(deep_ratio import "wall warm" 7) ($(deep_ratio import "wall warm" 8))" "$(verdict "$(deep_ratio import "wall warm" 7) <= 0.80")"
   target "Deep, import-heavy: wall cold vs stock <= 0.80 (vs table)" "$(deep_ratio import "wall cold" 7) ($(deep_ratio import "wall cold" 8))" "$(verdict "$(deep_ratio import "wall cold" 7) <= 0.80")"
+  target "Deep, import-heavy: wall cold, read-ahead 128 KB, vs stock <= 0.80 (vs table)" "$(deep_ratio import "read-ahead 128" 7) ($(deep_ratio import "read-ahead 128" 8))" "$(verdict "$(deep_ratio import "read-ahead 128" 7) <= 0.80")"
   target "Deep, \`-c pass\`: instructions vs stock <= 0.95 (vs table)" "$(deep_ratio pass instructions 7) ($(deep_ratio pass instructions 8))" "$(verdict "$(deep_ratio pass instructions 7) <= 0.95")"
   target "Deep, \`-c pass\`: wall warm vs stock <= 0.95 (vs table)" "$(deep_ratio pass "wall warm" 7) ($(deep_ratio pass "wall warm" 8))" "$(verdict "$(deep_ratio pass "wall warm" 7) <= 0.95")"
   target "Deep, \`-c pass\`: wall cold vs stock <= 0.95 (vs table)" "$(deep_ratio pass "wall cold" 7) ($(deep_ratio pass "wall cold" 8))" "$(verdict "$(deep_ratio pass "wall cold" 7) <= 0.95")"
+  target "Deep, \`-c pass\`: wall cold, read-ahead 128 KB, vs stock <= 0.95 (vs table)" "$(deep_ratio pass "read-ahead 128" 7) ($(deep_ratio pass "read-ahead 128" 8))" "$(verdict "$(deep_ratio pass "read-ahead 128" 7) <= 0.95")"
   target "Deep, import-heavy: private dirty vs stock (vs table)" "$(deep_ratio import "dirty" 7) ($(deep_ratio import "dirty" 8))" "(reported)"
 fi
 
@@ -351,14 +353,14 @@ if [ -n "$PY312" ]; then
   note "3d. deep freezing: stock CPython 3.12 relinked, stock vs table vs deep"
   out "### 3d. Deep freezing in a stock CPython 3.12 (no source change)"
   out ""
-  EMBED=3.12 PYTHON="$PY312" bash "$ROOT/bench/deep.sh" $([ "$QUICK" = 1 ] && echo --quick) >"$WORK/deep312.txt" 2>>"$LOG"
+  EMBED=3.12 EMBED_PYTHON="$PY312" bash "$ROOT/bench/deep.sh" $([ "$QUICK" = 1 ] && echo --quick) >"$WORK/deep312.txt" 2>>"$LOG"
   cat "$WORK/deep312.txt" >>"$REPORT"
   out ""
   deep312() { awk -F'|' -v c="$1" -v m="$2" -v k="$3" 'index($2, c) && index($3, m) { gsub(/ /, "", $k); print $k; exit }' "$WORK/deep312.txt"; }
-  for m in instructions "wall warm" "wall cold"; do
+  for m in instructions "wall warm" "wall cold" "read-ahead 128"; do
     target "Deep 3.12 (stock embedding), import-heavy: $m vs stock <= 0.80 (vs table)" "$(deep312 import "$m" 7) ($(deep312 import "$m" 8))" "$(verdict "$(deep312 import "$m" 7) <= 0.80")"
   done
-  for m in instructions "wall warm" "wall cold"; do
+  for m in instructions "wall warm" "wall cold" "read-ahead 128"; do
     target "Deep 3.12 (stock embedding), \`-c pass\`: $m vs stock <= 0.95 (vs table)" "$(deep312 pass "$m" 7) ($(deep312 pass "$m" 8))" "$(verdict "$(deep312 pass "$m" 7) <= 0.95")"
   done
 fi

@@ -453,9 +453,12 @@ static PyObject *ofz_finder_find_spec(PyObject *op, PyObject *args, PyObject *kw
     const objfreeze_table *t = NULL;
     const objfreeze_entry *e;
     const char *name, *fname;
+    Py_ssize_t len;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OO:find_spec", kwlist, &fullname, &path, &target)) return NULL;
-    name = PyUnicode_AsUTF8(fullname);
+    name = PyUnicode_AsUTF8AndSize(fullname, &len);
     if (name == NULL) return NULL;
+    /* "string\0": no module of that name, though C reads "string". */
+    if ((size_t)len != strlen(name)) Py_RETURN_NONE;
     e = ofz_lookup(name, &t);
     if (e == NULL) Py_RETURN_NONE;
     code = ofz_code(t, e);
@@ -607,6 +610,14 @@ static void ofz_install_finder(void) {
     if (PyType_Ready(&ofz_finder_type) < 0) {
         PyErr_Clear();
         return;
+    }
+    /* As every finder class defined in Python has it (test_bdb filters
+       sys.meta_path by the items' __module__). */
+    if (PyDict_GetItemString(ofz_finder_type.tp_dict, "__module__") == NULL) {
+        PyObject *mod = PyUnicode_FromString("objfreeze");
+        if (mod == NULL || PyDict_SetItemString(ofz_finder_type.tp_dict, "__module__", mod) < 0) PyErr_Clear();
+        Py_XDECREF(mod);
+        PyType_Modified(&ofz_finder_type);
     }
     finder = PyType_GenericNew(&ofz_finder_type, NULL, NULL);
     if (finder == NULL || PyList_Insert(meta_path, at, finder) < 0) {

@@ -48,14 +48,26 @@ extern void _PyCode_Quicken(PyCodeObject *code);
 #define OBJFREEZE_DEEP__QUICKEN(co) _PyCode_Quicken(co)
 #endif
 
-/* 3.13+ interns for good in one call. 3.12's public call keeps a static
-   (immortal) string as it is, in the runtime's table of static strings, or
-   hands back the string already interned. */
+/* 3.13+ interns for good in one call. 3.12's public call puts a static
+   string in the runtime's table of static strings without looking in the
+   interpreter's dict of interned strings, so an equal string interned there
+   earlier (by a C module, say) is looked up first: `is` must hold between
+   the two, as it does after unmarshal (test_decimal checks it). */
 #if PY_VERSION_HEX >= 0x030D0000
 #include "pycore_unicodeobject.h"
 #define OBJFREEZE_DEEP__INTERN(interp, pp) _PyUnicode_InternImmortal((interp), (pp))
 #else
-#define OBJFREEZE_DEEP__INTERN(interp, pp) ((void)(interp), PyUnicode_InternInPlace(pp))
+static void objfreeze_deep__intern(PyInterpreterState *interp, PyObject **pp)
+{
+    PyObject *interned = _Py_INTERP_CACHED_OBJECT(interp, interned_strings), *t;
+    if (interned != NULL && (t = PyDict_GetItemWithError(interned, *pp)) != NULL) {
+        *pp = t;
+        return;
+    }
+    PyErr_Clear();
+    PyUnicode_InternInPlace(pp);
+}
+#define OBJFREEZE_DEEP__INTERN(interp, pp) objfreeze_deep__intern((interp), (pp))
 #endif
 
 #if defined(__linux__)
