@@ -25,8 +25,10 @@ const IMPORT_HEAVY: &str = "import json, argparse, asyncio, email.parser, http.c
      dataclasses, subprocess, logging, pathlib, re, tempfile, zipfile, decimal, unittest";
 
 /// The regression tests compared, frozen against stock.
-const REGRTESTS: [&str; 12] = [
+const REGRTESTS: [&str; 14] = [
     "test_importlib",
+    "test_bdb",
+    "test_builtin",
     "test_frozen",
     "test_inspect",
     "test_traceback",
@@ -809,6 +811,18 @@ fn deep_frozen_python_serves_static_code() {
             Some(0),
             "{v} table python: {table}"
         );
+        // A str interned by a C module before the static one is fixed up is
+        // the one the code gets (the constants are one object, either order).
+        for order in [
+            "_decimal as C, _pydecimal as P",
+            "_pydecimal as P, _decimal as C",
+        ] {
+            let same = py_out(
+                deep,
+                &format!("import {order}; print(C.ROUND_UP is P.ROUND_UP)"),
+            );
+            assert_eq!(same, "True", "{v}: import {order}");
+        }
         // Code watchers hear of the static code objects as of unmarshalled ones.
         let watch = "import _testcapi\nw = _testcapi.add_code_watcher(0)\n\
                      n = _testcapi.get_code_watcher_num_created_events(w)\nimport colorsys\n\

@@ -456,8 +456,13 @@ static PyObject *ofz_finder_find_spec(PyObject *op, PyObject *args, PyObject *kw
     Py_ssize_t len;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OO:find_spec", kwlist, &fullname, &path, &target)) return NULL;
     name = PyUnicode_AsUTF8AndSize(fullname, &len);
-    if (name == NULL) return NULL;
-    /* "string\0": no module of that name, though C reads "string". */
+    /* Not UTF-8 (lone surrogates) or "string\0": no table holds it, though
+       C would read "string". */
+    if (name == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
     if ((size_t)len != strlen(name)) Py_RETURN_NONE;
     e = ofz_lookup(name, &t);
     if (e == NULL) Py_RETURN_NONE;
