@@ -152,7 +152,7 @@ OBJFREEZE_CPYTHON_DEEP ?=
 OBJFREEZE_CPYTHON_DEEP_FIRST ?= codecs encodings encodings.aliases encodings.utf_8 linecache io abc \
   _collections_abc _sitebuiltins genericpath os posixpath site stat
 objfreeze__cpy_deep := $(if $(filter yes,$(OBJFREEZE_CPYTHON_DEEP)),$(if $(filter 3.13 3.14,$(VERSION)),yes,$(warning \
-  objfreeze: OBJFREEZE_CPYTHON_DEEP=yes: deep freezing knows the objects of CPython 3.13 and 3.14, this is $(VERSION); modules stay marshalled)))
+  objfreeze: OBJFREEZE_CPYTHON_DEEP=yes: a fork build deep-freezes CPython 3.13 and 3.14, this is $(VERSION): modules stay marshalled (3.12: objfreeze_cpython_deep.c in a stock embedding))))
 
 objfreeze__cpy_fork := $(objfreeze__cpy_make)/../cbindings/cpython/fork
 objfreeze__cpy_cbind := $(objfreeze__cpy_make)/../cbindings

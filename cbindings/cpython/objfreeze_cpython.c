@@ -61,6 +61,7 @@ static const struct _frozen *g_orig;      /* PyImport_FrozenModules before us */
 static int g_magic_checked;
 static char g_err[1024];
 
+#ifdef OFZ_HAVE_DEEP
 /* Deep-frozen blobs, each serving one table (objfreeze_cpython_deep). */
 typedef struct {
     const objfreeze_table *table;
@@ -69,6 +70,7 @@ typedef struct {
 } ofz_deep_blob;
 static ofz_deep_blob *g_deep;
 static size_t g_ndeep;
+#endif
 
 /* ---- magic numbers ------------------------------------------------------ */
 
@@ -765,9 +767,11 @@ int objfreeze_cpython_install_linked(unsigned flags) {
 
 int objfreeze_cpython_deep(const objfreeze_table *t, void *deep) {
     char what[256];
+#ifdef OFZ_HAVE_DEEP
     const char *why;
     ofz_deep_blob *grown;
     size_t k;
+#endif
     g_err[0] = '\0';
     if (t == NULL || objfreeze_check(t) != 0 || deep == NULL) {
         snprintf(g_err, sizeof g_err, "objfreeze: refusing the deep-frozen blob at %p: its table at %p is not sound",
@@ -811,7 +815,6 @@ int objfreeze_cpython_deep(const objfreeze_table *t, void *deep) {
     snprintf(g_deep[k].who, sizeof g_deep[k].who, "%s", what);
     return 0;
 #else
-    (void)why, (void)grown, (void)k;
     snprintf(g_err, sizeof g_err,
              "objfreeze: refusing the deep-frozen blob of %s: deep freezing needs CPython 3.12-3.14 on an ELF or "
              "Mach-O platform, this is Python %d.%d",
