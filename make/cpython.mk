@@ -232,6 +232,9 @@ $(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/objfreeze_deep.h $(obj
 $(OBJFREEZE_CPYTHON_DIR)/layout.o: $(objfreeze__cpy_fork)/objfreeze_layout.c pyconfig.h
 	@mkdir -p $(@D)
 	$(CC) -c $(PY_CORE_CFLAGS) -o $@ $<
+# The bootstrap section runs whole at every start: all of it first.
+$(OBJFREEZE_CPYTHON_DIR)/bootstrap-deep.o: OBJFREEZE_CPYTHON_DEEP_FIRST = _frozen_importlib \
+  _frozen_importlib_external zipimport
 $(OBJFREEZE_CPYTHON_DIR)/%-deep.o: $(OBJFREEZE_CPYTHON_DIR)/%.o $(OBJFREEZE_CPYTHON_DIR)/layout.o $(OBJFREEZE_TOOL_DEP)
 	$(OBJFREEZE) cpython-deep $(if $(strip $(OBJFREEZE_TARGET)),--target $(OBJFREEZE_TARGET)) \
 	  $(foreach m,$(OBJFREEZE_CPYTHON_DEEP_FIRST),--first $(m)) \

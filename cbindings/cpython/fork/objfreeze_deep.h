@@ -21,7 +21,8 @@
  *     24  nrelocs        pointer-slot records, all modules
  *     28  modules        offset of the module records
  *     32  total_size     length of the blob
- *     36  reserved       0
+ *     36  first_end      end of the modules laid out first (--first), read
+ *                        with the header at startup; 0 if none
  *     40  table_digest   the served table's digest (objfreeze_table.digest)
  *   module record (32 bytes): a module's objects, fixup records and slot
  *   records lie together, so its first import reads one region of the file
@@ -107,7 +108,7 @@ typedef struct objfreeze_deep {
     uint32_t nrelocs;
     uint32_t modules;
     uint32_t total_size;
-    uint32_t reserved;
+    uint32_t first_end;
     unsigned char table_digest[32];
 } objfreeze_deep;
 
@@ -157,7 +158,7 @@ static inline const char *objfreeze_deep_check(const objfreeze_deep *d, uint32_t
         return "its _deep blob follows the object layout of another CPython version (PY_VERSION_HEX differs)";
     if (memcmp(d->table_digest, digest, sizeof d->table_digest) != 0)
         return "its _deep blob was written for another table (digest differs): rebuild it";
-    if (d->modules % 8 != 0 || d->modules < sizeof *d ||
+    if (d->modules % 8 != 0 || d->modules < sizeof *d || d->first_end > d->total_size ||
         (uint64_t)d->modules + (uint64_t)d->nmodules * sizeof *m > d->total_size)
         return "its _deep blob's records run out of it";
     m = (const objfreeze_deep_module *)((const char *)d + d->modules);

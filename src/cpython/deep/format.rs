@@ -20,7 +20,9 @@
 //!   24  nrelocs        pointer-slot records, all modules
 //!   28  modules        offset of the module records
 //!   32  total_size     length of the blob
-//!   36  reserved       0
+//!   36  first_end      end of the modules laid out first (--first): with
+//!                      the header and records, what every start reads;
+//!                      0 if none
 //!   40  table_digest   the served table's BLAKE3 digest (its header's)
 //! module record (32 bytes)
 //!    0  data_offset    the module's marshal data in the table: the key
@@ -56,7 +58,7 @@ pub const HEADER_WORDS: &[&str] = &[
     "nrelocs",
     "modules",
     "total_size",
-    "reserved",
+    "first_end",
 ];
 pub const DIGEST_AT: usize = 8 + 4 * HEADER_WORDS.len();
 pub const HEADER_SIZE: usize = DIGEST_AT + 32;

@@ -88,9 +88,15 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
     let records = format::HEADER_SIZE + candidates.len() * format::MODULE_SIZE;
     let mut e = Emitter::new(l, records.next_multiple_of(format::OBJECT_ALIGN));
     let mut modules = Vec::new();
+    let mut first_end = 0;
     for entry in &candidates {
         match marshal::read(entry.data).and_then(|g| e.module(&g)) {
-            Ok(p) => modules.push((entry.data_offset, p)),
+            Ok(p) => {
+                if first.iter().any(|f| f.as_bytes() == entry.name) {
+                    first_end = e.bytes.len();
+                }
+                modules.push((entry.data_offset, p))
+            }
             Err(why) => report
                 .skipped
                 .push((entry.name_lossy(), format!("{why:#}"))),
@@ -122,7 +128,7 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
         nrel as u64,
         format::HEADER_SIZE as u64,
         total as u64,
-        0,
+        first_end as u64,
     ] {
         put(&mut head, v);
     }
