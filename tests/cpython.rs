@@ -606,13 +606,7 @@ fn frozen_python_with_an_app_table() {
     );
     // Every module of both tables is served, except the names the
     // interpreter freezes itself (3.11: its bootstrap, stdlib and test sets).
-    let names: Vec<String> = inspect_json(&p.frozen.parent().unwrap().join("stdlib.o"))["tables"]
-        [0]["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = table_names(&p);
     let own = py_out(
         &p.relinked_stock,
         "import _imp; print(' '.join(_imp._frozen_module_names()))",
@@ -754,16 +748,20 @@ fn regression_tests_same_as_stock() {
 
 // ---- deep freezing in a stock CPython -----------------------------------------
 
-/// tests/cpython/deep_check.py --finder on every module of the frozen
-/// python's table, run by `py`: its JSON report.
-fn deep_check(py: &Path, p: &Pythons) -> serde_json::Value {
-    let names: Vec<String> = inspect_json(&p.frozen.parent().unwrap().join("stdlib.o"))["tables"]
-        [0]["modules"]
+/// The module names in the frozen python's stdlib table.
+fn table_names(p: &Pythons) -> Vec<String> {
+    inspect_json(&p.frozen.parent().unwrap().join("stdlib.o"))["tables"][0]["modules"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| m["name"].as_str().unwrap().to_string())
-        .collect();
+        .collect()
+}
+
+/// tests/cpython/deep_check.py --finder on every module of the frozen
+/// python's table, run by `py`: its JSON report.
+fn deep_check(py: &Path, p: &Pythons) -> serde_json::Value {
+    let names = table_names(p);
     let out = stdout(
         Command::new(py)
             .arg(repo().join("tests/cpython/deep_check.py"))
