@@ -556,13 +556,18 @@ fn table_for_another_version_is_refused() {
     };
     let exe = tmp.path().join("python-mixed");
     link_python(&py311, &[table], &p, &exe);
-    let o = Command::new(&exe)
+    assert_refused(&exe, expect);
+}
+
+/// `exe` stops before running anything: exit status 1 and `expect` on stderr.
+fn assert_refused(exe: &Path, expect: &str) {
+    let o = Command::new(exe)
         .args(["-c", "print('ran')"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains(expect), "{err}");
+    assert!(err.contains(expect), "{expect}: {err}");
 }
 
 /// python.o + `tables` + the frozen python's auto object + libpython.
@@ -870,12 +875,6 @@ fn deep_frozen_blob_for_another_table_is_refused() {
     ] {
         let exe = tmp.path().join("python-bad");
         link_python(&py, &objs, &p, &exe);
-        let o = Command::new(&exe)
-            .args(["-c", "print('ran')"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{err}");
-        assert!(err.contains(expect), "{expect}: {err}");
+        assert_refused(&exe, expect);
     }
 }

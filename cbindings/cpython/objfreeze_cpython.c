@@ -41,7 +41,7 @@ extern const struct _frozen *_PyImport_FrozenTest __attribute__((weak));
 #define OFZ_HAVE_DEEP 1
 extern PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint32_t data_offset)
     __attribute__((weak));
-extern void objfreeze_cpython__deep_prepare(const void *start, size_t len) __attribute__((weak));
+extern void objfreeze_cpython__deep_prepare(void *start, size_t len) __attribute__((weak));
 #endif
 
 /* ---- state -------------------------------------------------------------- */
@@ -765,6 +765,13 @@ int objfreeze_cpython_install_linked(unsigned flags) {
     return r;
 }
 
+/* 1 if `t` was installed (and so checked) by objfreeze_cpython_install. */
+static int ofz_installed_table(const objfreeze_table *t) {
+    for (size_t k = 0; k < g_ntables; k++)
+        if (g_tables[k].table == t) return 1;
+    return 0;
+}
+
 int objfreeze_cpython_deep(const objfreeze_table *t, void *deep) {
     char what[256];
 #ifdef OFZ_HAVE_DEEP
@@ -773,7 +780,7 @@ int objfreeze_cpython_deep(const objfreeze_table *t, void *deep) {
     size_t k;
 #endif
     g_err[0] = '\0';
-    if (t == NULL || objfreeze_check(t) != 0 || deep == NULL) {
+    if (t == NULL || deep == NULL || (!ofz_installed_table(t) && objfreeze_check(t) != 0)) {
         snprintf(g_err, sizeof g_err, "objfreeze: refusing the deep-frozen blob at %p: its table at %p is not sound",
                  deep, (const void *)t);
         return -1;
@@ -836,18 +843,17 @@ int objfreeze_cpython_deep_linked(void) {
     /* Through volatiles, as objfreeze.h reads its own section bounds. */
     unsigned char *volatile vstart = __start_objfreeze_deep, *volatile vstop = __stop_objfreeze_deep;
     unsigned char *p = vstart, *end = vstop;
+    objfreeze_deep *d;
+    int bad;
     g_err[0] = '\0';
     if (p != NULL && end > p && objfreeze_cpython__deep_prepare != NULL)
         objfreeze_cpython__deep_prepare(p, (size_t)(end - p));
-    while (p != NULL && p + sizeof(objfreeze_deep) <= end) {
-        objfreeze_deep *d = (objfreeze_deep *)p;
+    for (d = objfreeze_deep_next(p, end, &bad); d != NULL; d = objfreeze_deep_next(objfreeze_deep_after(d), end, &bad)) {
+        /* Among the installed tables: they are checked already. */
         const objfreeze_table *t = NULL;
-        if (memcmp(d->magic, OBJFREEZE_DEEP_MAGIC, 8) != 0) {
-            p += 16; /* padding between blobs */
-            continue;
-        }
-        while ((t = objfreeze_linked_next(t)) != NULL)
-            if (memcmp(t->digest, d->table_digest, sizeof t->digest) == 0) break;
+        size_t k;
+        for (k = 0; k < g_ntables && t == NULL; k++)
+            if (memcmp(g_tables[k].table->digest, d->table_digest, sizeof d->table_digest) == 0) t = g_tables[k].table;
         if (t == NULL) {
             snprintf(g_err, sizeof g_err,
                      "objfreeze: the deep-frozen blob at %p serves no linked table (link the table it was "
@@ -855,14 +861,12 @@ int objfreeze_cpython_deep_linked(void) {
                      (void *)d);
             return -1;
         }
-        if (d->total_size < sizeof *d || d->total_size > (size_t)(end - p)) {
-            snprintf(g_err, sizeof g_err, "objfreeze: the deep-frozen blob at %p runs out of its section",
-                     (void *)d);
-            return -1;
-        }
         if (objfreeze_cpython_deep(t, d) < 0) return -1;
         n++;
-        p += ((size_t)d->total_size + 15) & ~(size_t)15;
+    }
+    if (bad) {
+        snprintf(g_err, sizeof g_err, "objfreeze: a deep-frozen blob in section objfreeze_deep runs out of it");
+        return -1;
     }
 #endif
     return n;

@@ -41,6 +41,6 @@ PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint3
 }
 
 /* Before any blob in [start, start + len) is read (objfreeze_deep_prepare). */
-void objfreeze_cpython__deep_prepare(const void *start, size_t len);
+void objfreeze_cpython__deep_prepare(void *start, size_t len);
 
-void objfreeze_cpython__deep_prepare(const void *start, size_t len) { objfreeze_deep_prepare(start, len); }
+void objfreeze_cpython__deep_prepare(void *start, size_t len) { objfreeze_deep_prepare(start, len); }

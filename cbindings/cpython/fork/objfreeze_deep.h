@@ -143,6 +143,30 @@ static inline objfreeze_deep_module *objfreeze_deep_find(objfreeze_deep *d, uint
     return 0;
 }
 
+/* The first blob at or after `p` in a section [p, end) of blobs laid out
+   16-aligned, zero padding between them; 0 if there is none, and then *bad
+   is 1 if a blob there claims more bytes than the section holds. */
+static inline objfreeze_deep *objfreeze_deep_next(unsigned char *p, unsigned char *end, int *bad)
+{
+    *bad = 0;
+    for (; p != 0 && p < end && (size_t)(end - p) >= sizeof(objfreeze_deep); p += 16) {
+        objfreeze_deep *d = (objfreeze_deep *)(void *)p;
+        if (memcmp(d->magic, OBJFREEZE_DEEP_MAGIC, 8) != 0) continue;
+        if (d->total_size < sizeof *d || d->total_size > (size_t)(end - p)) {
+            *bad = 1;
+            return 0;
+        }
+        return d;
+    }
+    return 0;
+}
+
+/* Where to look for the blob after `d`. */
+static inline unsigned char *objfreeze_deep_after(objfreeze_deep *d)
+{
+    return (unsigned char *)d + (((size_t)d->total_size + 15) & ~(size_t)15);
+}
+
 /* Why blob `d` cannot serve the table whose digest is `digest` in the
    CPython whose PY_VERSION_HEX is `python_hex`, or 0 if it can. Fixups are
    checked at each module's first import instead: checking them all would

@@ -108,26 +108,20 @@ static void objfreeze_deep__advise(const void *p, size_t len, int advice, int in
    virtual disks), most of it modules that never run; each module asks for
    its own range at its first import instead (bench/deep.sh: a cold
    `-c pass` read 36 MB of the executable without, 29 MB with). */
-static void objfreeze_deep_prepare(const void *start, size_t len)
+static void objfreeze_deep_prepare(void *start, size_t len)
 {
-    const char *p = (const char *)start, *end = p + len;
+    unsigned char *end = (unsigned char *)start + len;
+    objfreeze_deep *d;
+    int bad;
     objfreeze_deep__advise(start, len, OBJFREEZE_DEEP__RANDOM, 1);
     /* What every start reads of each blob, its header and module records
        and the modules laid out first: one request per blob rather than a
-       fault per page. Blobs are 16-aligned. */
-    while (p < end && (size_t)(end - p) >= sizeof(objfreeze_deep)) {
-        const objfreeze_deep *d = (const objfreeze_deep *)(const void *)p;
-        if (memcmp(d->magic, OBJFREEZE_DEEP_MAGIC, 8) != 0) {
-            p += 16;
-            continue;
-        }
-        if (d->total_size < sizeof *d || d->total_size > (size_t)(end - p)) break;
-        {
-            size_t n = (size_t)d->modules + (size_t)d->nmodules * sizeof(objfreeze_deep_module);
-            if (d->first_end > n && d->first_end <= d->total_size) n = d->first_end;
-            objfreeze_deep__advise(p, n, OBJFREEZE_DEEP__WILLNEED, 0);
-        }
-        p += ((size_t)d->total_size + 15) & ~(size_t)15;
+       fault per page. */
+    for (d = objfreeze_deep_next((unsigned char *)start, end, &bad); d != NULL;
+         d = objfreeze_deep_next(objfreeze_deep_after(d), end, &bad)) {
+        size_t n = (size_t)d->modules + (size_t)d->nmodules * sizeof(objfreeze_deep_module);
+        if (d->first_end > n && d->first_end <= d->total_size) n = d->first_end;
+        objfreeze_deep__advise(d, n, OBJFREEZE_DEEP__WILLNEED, 0);
     }
 }
 
