@@ -187,10 +187,16 @@ $(call objfreeze__cpy_pyc,$(1),$(2)): $(call objfreeze__cpy_source,$(call objfre
 	$$(PYTHON_FOR_FREEZE) $(objfreeze__cpy_compile) $$< $$@ '$(call objfreeze__cpy_codename,$(1))'
 endef
 
+# A deep-frozen ELF build never reads its tables' bytecode at run time
+# (only the indexes): written --writable, the tables are laid out with the
+# data, after the code, and a cold start reads code, data and indexes
+# together instead of megabytes of bytecode between them.
+objfreeze__cpy_writable := $(if $(objfreeze__cpy_deep),$(if $(filter darwin% cygwin% win%,$(MACHDEP)),,--writable))
+
 # Table $(1) (bootstrap, stdlib, test) from list $(2).
 define objfreeze__cpy_table
 $(foreach e,$(2),$(eval $(call objfreeze__cpy_pyc_rule,$(e),$(1))))
-$(eval $(call objfreeze_object,$(OBJFREEZE_CPYTHON_DIR)/$(1).o,--symbol objfreeze_cpython_$(1) \
+$(eval $(call objfreeze_object,$(OBJFREEZE_CPYTHON_DIR)/$(1).o,--symbol objfreeze_cpython_$(1) $(objfreeze__cpy_writable) \
   $(foreach e,$(2),$(call objfreeze__cpy_flags,$(e),$(1))),$(foreach e,$(2),$(call objfreeze__cpy_pyc,$(e),$(1)))))
 endef
 
@@ -203,7 +209,7 @@ ifeq ($(strip $(OBJFREEZE_CPYTHON_WHOLE_STDLIB)),yes)
 # One objfreeze run compiles the whole tree (its own workers and cache);
 # the depfile makes an edited module rebuild this table only.
 OBJFREEZE_PYTHON := $(PYTHON_FOR_FREEZE)
-$(eval $(call objfreeze_object,$(OBJFREEZE_CPYTHON_DIR)/stdlib.o,--symbol objfreeze_cpython_stdlib \
+$(eval $(call objfreeze_object,$(OBJFREEZE_CPYTHON_DIR)/stdlib.o,--symbol objfreeze_cpython_stdlib $(objfreeze__cpy_writable) \
   --tree $(OBJFREEZE_CPYTHON_LIB) $(foreach g,$(OBJFREEZE_CPYTHON_STDLIB_EXCLUDE),--exclude '$(g)') \
   --prefix-map $(abspath $(OBJFREEZE_CPYTHON_LIB))=$(LIBDEST) $(if $(objfreeze__cpy_os_path),--alias $(objfreeze__cpy_os_path)),$(OBJFREEZE_CPYTHON_FREEZE_DEPS)))
 OBJFREEZE_PYTHON :=
@@ -222,8 +228,10 @@ $(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__
 	  $(if $(objfreeze__cpy_deep),-DOBJFREEZE_DEEP) \
 	  $(OBJFREEZE_CPYTHON_CFLAGS) -o $@ $<
 
+# The small tables first: every start reads each table's index, and the
+# indexes then lie together at the start of the tables' section.
 OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o $(OBJFREEZE_CPYTHON_DIR)/bootstrap.o \
-  $(OBJFREEZE_CPYTHON_DIR)/stdlib.o $(OBJFREEZE_CPYTHON_DIR)/test.o
+  $(OBJFREEZE_CPYTHON_DIR)/test.o $(OBJFREEZE_CPYTHON_DIR)/stdlib.o
 objfreeze__cpy_replaced := Python/frozen.o
 
 ifeq ($(objfreeze__cpy_deep),yes)
@@ -240,12 +248,17 @@ $(OBJFREEZE_CPYTHON_DIR)/%-deep.o: $(OBJFREEZE_CPYTHON_DIR)/%.o $(OBJFREEZE_CPYT
 	  $(foreach m,$(OBJFREEZE_CPYTHON_DEEP_FIRST),--first $(m)) \
 	  --layout $(OBJFREEZE_CPYTHON_DIR)/layout.o $< -o $@
 # import.c with unmarshal_frozen_code's one unmarshal call going through
-# frozen.c; the build stops if that call is not found exactly once.
-$(OBJFREEZE_CPYTHON_DIR)/import.c: $(srcdir)/Python/import.c
+# frozen.c, and find_frozen's "no code" test asking frozen.c too: it reads
+# the first byte of the marshal data, and a deep-frozen module's is never
+# read otherwise (on a cold start, every such read costs a disk read). The
+# build stops unless each is found exactly once.
+$(OBJFREEZE_CPYTHON_DIR)/import.c: $(srcdir)/Python/import.c $(objfreeze__cpy_make)/cpython.mk
 	@mkdir -p $(@D)
-	sed 's/PyMarshal_ReadObjectFromString(info->data, info->size)/_PyObjfreeze_ReadFrozen(info->data, info->size)/' $< >$@.tmp
-	@test "$$(grep -c '_PyObjfreeze_ReadFrozen(info->data, info->size)' $@.tmp)" = 1 || \
-	  { echo "$<: no unmarshal_frozen_code call to swap: this import.c is not 3.13's or 3.14's" >&2; rm -f $@.tmp; exit 1; }
+	sed -e 's/PyMarshal_ReadObjectFromString(info->data, info->size)/_PyObjfreeze_ReadFrozen(info->data, info->size)/' \
+	  -e "s/p->code\[0\] == '\\\\0' || p->size == 0/_PyObjfreeze_FrozenEmpty(p->code, p->size)/" $< >$@.tmp
+	@test "$$(grep -c '_PyObjfreeze_ReadFrozen(info->data, info->size)' $@.tmp)" = 1 && \
+	  test "$$(grep -c '_PyObjfreeze_FrozenEmpty(p->code, p->size)' $@.tmp)" = 1 || \
+	  { echo "$<: unmarshal_frozen_code's unmarshal call or find_frozen's empty-code test not found once: this import.c is not 3.13's or 3.14's" >&2; rm -f $@.tmp; exit 1; }
 	mv $@.tmp $@
 $(OBJFREEZE_CPYTHON_DIR)/import.o: $(OBJFREEZE_CPYTHON_DIR)/import.c $(objfreeze__cpy_fork)/objfreeze_fork.h
 	$(CC) -c $(PY_CORE_CFLAGS) -I$(srcdir)/Python -include $(objfreeze__cpy_fork)/objfreeze_fork.h -o $@ $<

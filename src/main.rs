@@ -122,6 +122,14 @@ struct BuildArgs {
     /// the first definition loaded wins for every library).
     #[arg(long, value_name = "hidden|default")]
     visibility: Option<String>,
+    /// ELF only: put the table in a writable section (still never written) rather
+    /// than read-only. The linker then places it with the program's data, after
+    /// the code, rather than between code and data. For a deep-frozen build
+    /// (`objfreeze cpython-deep`), whose code never reads the table's bytecode: a
+    /// cold start then reads the code and data around the index without the
+    /// bytecode in between. Pages nobody writes stay clean and shared.
+    #[arg(long)]
+    writable: bool,
     /// Add a module: NAME=FILE (.py, .pyc or raw bytecode). Repeatable.
     #[arg(short = 'm', long = "module", value_name = "NAME=FILE")]
     modules: Vec<OsString>,
@@ -314,6 +322,9 @@ fn cmd_build(a: BuildArgs) -> Result<()> {
     let mut placement = placement;
     if let Some(v) = a.visibility.as_deref().or(m.visibility.as_deref()) {
         placement.visibility = Visibility::parse(v)?;
+    }
+    if a.writable {
+        placement.set_writable(&target)?;
     }
     let mut opts = BuildOptions::new(a.output, target, placement);
     opts.modules = m.modules;
@@ -528,12 +539,17 @@ fn cmd_deep(a: DeepArgs) -> Result<()> {
     }
     let blob =
         deep::build(table, &layout, &a.first).with_context(|| format!("{name} with {lname}"))?;
+    // Whole pages: see deep::format::page.
+    let page = deep::format::page(&target);
+    let mut bytes = blob.bytes;
+    bytes.resize(bytes.len().next_multiple_of(page as usize), 0);
     let obj = objfreeze::objwrite::write_data_object(
         &target,
         &symbol,
         Visibility::Hidden,
         deep::format::section(target.format),
-        &blob.bytes,
+        &bytes,
+        page,
     )?;
     objfreeze::output::write_atomic(&a.output, &obj)?;
     let r = &blob.report;

@@ -44,6 +44,8 @@ pub struct Placement {
     pub section: String,
     /// Hidden by default.
     pub visibility: Visibility,
+    /// A writable section (ELF only; `--writable`).
+    pub writable: bool,
 }
 
 impl Placement {
@@ -52,9 +54,24 @@ impl Placement {
             symbol: symbol.unwrap_or(crate::target::DEFAULT_SYMBOL).to_string(),
             section: section.unwrap_or(target.default_section()).to_string(),
             visibility: Visibility::Hidden,
+            writable: false,
         };
         p.check(target)?;
         Ok(p)
+    }
+
+    /// Place the table in a writable section: ELF only, since the Mach-O and
+    /// COFF walks of linked tables look in the read-only section.
+    pub fn set_writable(&mut self, target: &Target) -> Result<()> {
+        if target.format != BinaryFormat::Elf {
+            bail!(
+                "--writable: ELF only (the target {} is {:?})",
+                target.triple,
+                target.format
+            );
+        }
+        self.writable = true;
+        Ok(())
     }
 
     fn check(&self, target: &Target) -> Result<()> {
@@ -125,13 +142,23 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
             place.section.as_bytes().to_vec(),
         ),
     };
-    let section = obj.add_section(segment, name, SectionKind::ReadOnlyData);
+    let kind = if place.writable {
+        SectionKind::Data
+    } else {
+        SectionKind::ReadOnlyData
+    };
+    let section = obj.add_section(segment, name, kind);
+    let write = if place.writable {
+        elf::SHF_WRITE
+    } else {
+        elf::SectionFlags(0)
+    };
     obj.section_mut(section).flags = match target.format {
         // SHF_GNU_RETAIN: --gc-sections keeps tables nobody names, so the
         // linker-collected walk still finds them.
         BinaryFormat::Elf => SectionFlags::Elf {
             sh_type: elf::SHT_PROGBITS,
-            sh_flags: elf::SHF_ALLOC | elf::SHF_GNU_RETAIN,
+            sh_flags: elf::SHF_ALLOC | elf::SHF_GNU_RETAIN | write,
         },
         // S_ATTR_NO_DEAD_STRIP: the same under ld64's -dead_strip.
         BinaryFormat::MachO => SectionFlags::MachO {
@@ -161,14 +188,15 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
 }
 
 /// Writable data under one global symbol, in section `section` (`NAME`, or
-/// `SEGMENT,NAME` for Mach-O): for data the program writes at run time
-/// (fixed up in place), which a table never is.
+/// `SEGMENT,NAME` for Mach-O), aligned to `align`: for data the program
+/// writes at run time (fixed up in place), which a table never is.
 pub fn write_data_object(
     target: &Target,
     symbol: &str,
     visibility: Visibility,
     section: &str,
     data: &[u8],
+    align: u64,
 ) -> Result<Vec<u8>> {
     if !is_c_identifier(symbol) {
         bail!("{symbol:?}: a data symbol must be a C identifier");
@@ -182,7 +210,7 @@ pub fn write_data_object(
         ),
     };
     let section = obj.add_section(segment, name, SectionKind::Data);
-    obj.set_section_data(section, data, 16);
+    obj.set_section_data(section, data, align);
     obj.add_symbol(Symbol {
         name: symbol.as_bytes().to_vec(),
         value: 0,

@@ -441,3 +441,84 @@ fn deep_header_layout_matches_rust() {
         assert_eq!(lines, want, "{cc}");
     }
 }
+
+/// The deep layout's import scan (what a module's first import reads with
+/// it), on bytecode real interpreters wrote: every form of import at the top
+/// level, one inside a function (left out), one of a module that does not
+/// exist, and one whose name index needs EXTENDED_ARG.
+#[test]
+fn deep_import_scan_reads_real_bytecode() {
+    use objfreeze::cpython::{deep::order, marshal};
+    const SCRIPT: &str = r#"
+import dis, marshal, sys
+src = """
+import os.path
+from . import sibling
+from .sub import thing
+from email import parser, nothere
+import json as j
+def f():
+    import csv
+try:
+    import missing_mod
+except ImportError:
+    pass
+""" + "".join(f"v{i} = {i}\n" for i in range(300)) + "import zipfile\n"
+m = dis.opmap
+print(m["IMPORT_NAME"], m["IMPORT_FROM"], m["EXTENDED_ARG"], m["CACHE"])
+print(marshal.dumps(compile(src, "pkg/mod.py", "exec")).hex())
+"#;
+    let known = [
+        "os",
+        "os.path",
+        "pkg",
+        "pkg.sibling",
+        "pkg.sub",
+        "email",
+        "email.parser",
+        "json",
+        "csv",
+        "zipfile",
+    ];
+    for minor in ["3.12", "3.13"] {
+        let Some(py) = need_python(minor) else {
+            continue;
+        };
+        let out = stdout(Command::new(&py).args(["-c", SCRIPT]));
+        let mut lines = out.lines();
+        let ops: Vec<u8> = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let hex = lines.next().unwrap();
+        let data: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let g = marshal::read(&data).unwrap();
+        let ops = order::Ops {
+            import_name: ops[0],
+            import_from: ops[1],
+            extended_arg: ops[2],
+            cache: ops[3],
+        };
+        let found = order::imports(&g, &ops, "pkg.mod", false, |n| known.contains(&n));
+        assert_eq!(
+            found,
+            [
+                "os",
+                "os.path",
+                "pkg",
+                "pkg.sibling",
+                "pkg.sub",
+                "email",
+                "email.parser",
+                "json",
+                "zipfile"
+            ],
+            "{minor}"
+        );
+    }
+}

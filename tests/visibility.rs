@@ -140,3 +140,49 @@ fn visibility_is_checked() {
     );
     assert!(!tmp.path().join("x.o").exists());
 }
+
+/// `--writable` (ELF): the table's section is writable data, and the same
+/// lookups and the same walk find it; other formats refuse it by name.
+#[test]
+fn writable_tables_read_the_same() {
+    if !have_all(&["cc", "readelf"]) {
+        return;
+    }
+    let tmp = tempdir();
+    assert_eq!(
+        build(tmp.path(), &["--writable"]),
+        "a b own-a own-b walk 1 1"
+    );
+    let sections = stdout(
+        Command::new("readelf")
+            .arg("-SW")
+            .arg(tmp.path().join("table_a.o")),
+    );
+    let line = sections
+        .lines()
+        .find(|l| l.contains(" objfreeze "))
+        .unwrap_or_else(|| panic!("{sections}"));
+    assert!(line.contains(" WAR ") || line.contains(" WA"), "{line}");
+    let lib = stdout(
+        Command::new("readelf")
+            .arg("-SW")
+            .arg(tmp.path().join("liba.so")),
+    );
+    let line = lib.lines().find(|l| l.contains(" objfreeze ")).unwrap();
+    assert!(line.contains(" WA"), "{line}");
+    let f = tmp.path().join("x.txt");
+    std::fs::write(&f, "x").unwrap();
+    for triple in ["x86_64-apple-darwin", "x86_64-pc-windows-msvc"] {
+        let out = objfreeze()
+            .args(["build", "--writable", "--target", triple, "-o"])
+            .arg(tmp.path().join("x.o"))
+            .arg("-m")
+            .arg(format!("x={}", f.display()))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{triple}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--writable: ELF only"), "{err}");
+        assert!(!tmp.path().join("x.o").exists());
+    }
+}

@@ -28,6 +28,7 @@ int main(void) {
     F("module", objfreeze_deep_module, nrelocs);
     F("module", objfreeze_deep_module, state);
     F("module", objfreeze_deep_module, start);
+    F("module", objfreeze_deep_module, reach);
     F("fixup", objfreeze_deep_fixup, slot);
     F("fixup", objfreeze_deep_fixup, target);
     printf("sizeof header %u\nsizeof module %u\nsizeof fixup %u\n", (unsigned)sizeof(objfreeze_deep),

@@ -424,6 +424,21 @@ static PyObject *deep_code(const char *data)
     return NULL;
 }
 
+int _PyObjfreeze_FrozenEmpty(const unsigned char *code, int size)
+{
+    int s;
+    if (size == 0) return 1;
+    /* objfreeze wrote every module of a table with a blob from a code
+       object, and its blob was checked against that table at startup. */
+    for (s = 0; s < SECTIONS; s++) {
+        const char *start = (const char *)sections[s].table;
+        if (sections[s].deep != NULL && (const char *)code >= start &&
+            (const char *)code < start + sections[s].table->total_size)
+            return 0;
+    }
+    return code[0] == '\0';
+}
+
 PyObject *_PyObjfreeze_ReadFrozen(const char *data, ptrdiff_t size)
 {
     PyObject *co = deep_code(data);

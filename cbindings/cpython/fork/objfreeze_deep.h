@@ -14,7 +14,7 @@
  *
  *   header (72 bytes)
  *      0  magic          "OFZDEEP\n"
- *      8  version        2
+ *      8  version        3
  *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
  *     16  nmodules       module records, sorted by data_offset
  *     20  nfixups        fixup records, all modules
@@ -24,7 +24,7 @@
  *     36  first_end      end of the modules laid out first (--first), read
  *                        with the header at startup; 0 if none
  *     40  table_digest   the served table's digest (objfreeze_table.digest)
- *   module record (32 bytes): a module's objects, fixup records and slot
+ *   module record (36 bytes): a module's objects, fixup records and slot
  *   records lie together, so its first import reads one region of the file
  *      0  data_offset    the module's marshal data in the table: the key
  *      4  code           offset of its code object
@@ -35,6 +35,9 @@
  *     24  state          0 at rest; written at run time (OBJFREEZE_DEEP_*)
  *     28  start          offset of its first byte: objects, fixup and slot
  *                        records run from there to relocs + 4 * nrelocs
+ *     32  reach          end of its subtree: the modules it imports, laid
+ *                        out after it depth first, read with it at its
+ *                        first import; at least relocs + 4 * nrelocs
  *   pointer-slot record (4 bytes)
  *      0  slot | extern  offset of a pointer slot (pointer-aligned) | 1 if
  *                        it holds an extern
@@ -59,7 +62,7 @@
 #include <string.h>
 
 #define OBJFREEZE_DEEP_MAGIC "OFZDEEP\n"
-#define OBJFREEZE_DEEP_VERSION 2u
+#define OBJFREEZE_DEEP_VERSION 3u
 
 enum objfreeze_deep_kind {
     OBJFREEZE_DEEP_INTERN = 1,
@@ -92,6 +95,7 @@ typedef struct objfreeze_deep_module {
     uint32_t nrelocs;
     uint32_t state;
     uint32_t start;
+    uint32_t reach;
 } objfreeze_deep_module;
 
 typedef struct objfreeze_deep_fixup {
@@ -191,7 +195,8 @@ static inline const char *objfreeze_deep_check(const objfreeze_deep *d, uint32_t
             m[i].code >= d->total_size || m[i].fixups % 8 != 0 || m[i].relocs % 4 != 0 ||
             (uint64_t)m[i].fixups + (uint64_t)m[i].nfixups * sizeof(objfreeze_deep_fixup) > d->total_size ||
             (uint64_t)m[i].relocs + (uint64_t)m[i].nrelocs * 4 > d->total_size || m[i].state != 0 ||
-            m[i].start > m[i].code || m[i].start > m[i].fixups || m[i].start > m[i].relocs)
+            m[i].start > m[i].code || m[i].start > m[i].fixups || m[i].start > m[i].relocs ||
+            m[i].reach > d->total_size || (uint64_t)m[i].reach < (uint64_t)m[i].relocs + (uint64_t)m[i].nrelocs * 4)
             return "its _deep blob has a damaged module record";
     }
     return 0;

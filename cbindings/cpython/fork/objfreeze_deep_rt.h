@@ -253,9 +253,9 @@ static PyObject *objfreeze_deep_code(const char *who, objfreeze_deep *d, uint32_
         objfreeze_deep__atexit = 1;
     }
     if (!(m->state & OBJFREEZE_DEEP_RELOCATED)) {
-        /* The module's range in one read (see objfreeze_deep_prepare). */
-        objfreeze_deep__advise((char *)d + m->start, (size_t)m->relocs + (size_t)m->nrelocs * 4 - m->start,
-                               OBJFREEZE_DEEP__WILLNEED, 0);
+        /* The module and what it imports (its subtree), in one read: see
+           objfreeze_deep_prepare. Pages read already cost nothing more. */
+        objfreeze_deep__advise((char *)d + m->start, (size_t)m->reach - m->start, OBJFREEZE_DEEP__WILLNEED, 0);
         objfreeze_deep__relocate(who, d, m);
         m->state = OBJFREEZE_DEEP_RELOCATED;
     }

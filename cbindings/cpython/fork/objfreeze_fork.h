@@ -36,6 +36,12 @@ int _PyImport_FrozenAliasFind(const char *name, const char **orig);
 struct _object;
 struct _object *_PyObjfreeze_ReadFrozen(const char *data, ptrdiff_t size);
 
+/* And what find_frozen() asks in place of `code[0] == '\0' || size == 0`
+   ("no executable code"): the same answer, except that a module of a table
+   with a blob is never read for it (its code comes from the blob, and
+   reading its first marshal byte would cost a disk read on a cold start). */
+int _PyObjfreeze_FrozenEmpty(const unsigned char *code, int size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -158,6 +158,10 @@ struct objfreeze_layout_templates {
     X(code_unit_size, sizeof(_Py_CODEUNIT))                                   \
     X(frame_specials, FRAME_SPECIALS_SIZE)                                    \
     X(op_resume, RESUME)                                                      \
+    X(op_import_name, IMPORT_NAME)                                            \
+    X(op_import_from, IMPORT_FROM)                                            \
+    X(op_extended_arg, EXTENDED_ARG)                                          \
+    X(op_cache, CACHE)                                                        \
     X(fast_local, CO_FAST_LOCAL)                                              \
     X(fast_cell, CO_FAST_CELL)                                                \
     X(fast_free, CO_FAST_FREE)                                                \

@@ -13,7 +13,7 @@
 //! ```text
 //! header (72 bytes)
 //!    0  magic          "OFZDEEP\n"
-//!    8  version        2
+//!    8  version        3
 //!   12  python_hex     PY_VERSION_HEX of the build whose layout it follows
 //!   16  nmodules       module records, sorted by data_offset
 //!   20  nfixups        fixup records, all modules
@@ -24,7 +24,7 @@
 //!                      the header and records, what every start reads;
 //!                      0 if none
 //!   40  table_digest   the served table's BLAKE3 digest (its header's)
-//! module record (32 bytes)
+//! module record (36 bytes)
 //!    0  data_offset    the module's marshal data in the table: the key
 //!    4  code           offset of its code object
 //!    8  fixups         offset of its fixup records (8-aligned)
@@ -34,7 +34,10 @@
 //!   24  state          0 at rest; written at run time
 //!   28  start          offset of its first byte: the module's objects,
 //!                      fixup and slot records run from there to the end
-//!                      of its slot records (what a first import reads)
+//!                      of its slot records
+//!   32  reach          end of its subtree: the modules laid out after it
+//!                      because it imports them (see `order`), read with
+//!                      it at its first import; at least its own end
 //! pointer-slot record (4 bytes)
 //!    0  slot | extern  offset of a pointer slot | 1 if it holds an extern
 //! fixup record (8 bytes)
@@ -48,7 +51,7 @@
 //! string is interned once per module however many slots hold it.
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The header's u32 fields after the magic, in order; the digest follows.
 pub const HEADER_WORDS: &[&str] = &[
     "version",
@@ -72,6 +75,7 @@ pub const MODULE_WORDS: &[&str] = &[
     "nrelocs",
     "state",
     "start",
+    "reach",
 ];
 pub const MODULE_SIZE: usize = 4 * MODULE_WORDS.len();
 /// A fixup record's u32 fields, in order.
@@ -140,6 +144,24 @@ pub fn section(format: object::BinaryFormat) -> &'static str {
         object::BinaryFormat::MachO => "__DATA,__objfreeze_dp",
         object::BinaryFormat::Coff => ".ofzdeep",
         _ => "objfreeze_deep",
+    }
+}
+
+/// What a blob's section is aligned to and its size rounded up to (zeros
+/// after the blob: the runtime steps over them). The blob section comes last
+/// of the ELF data with file bytes, just before `.bss`; when the file part
+/// of that segment ends mid-page, the kernel zeroes the rest of that page at
+/// exec, and that write faults in the file around it, as far as the disk's
+/// read-ahead goes (8 MB on some virtual disks: 4 MB of modules that may
+/// never run). Ending on a page boundary leaves no page to zero. 64 KB where
+/// kernels may use pages that large; ELF only (COFF caps section alignment,
+/// and neither COFF nor Mach-O loaders zero a partial page this way).
+pub fn page(target: &crate::target::Target) -> u64 {
+    use object::Architecture as A;
+    match (target.format, target.arch) {
+        (object::BinaryFormat::Elf, A::Aarch64 | A::PowerPc64 | A::LoongArch64) => 65536,
+        (object::BinaryFormat::Elf, _) => 4096,
+        _ => 16,
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod emit;
 pub mod format;
 pub mod layout;
+pub mod order;
 
 use anyhow::{bail, Result};
 
@@ -74,39 +75,68 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
             .entries()
             .filter(|e| !e.is_data() && seen.insert(e.data_offset))
             .collect();
-        // Modules named in `first` (what starts every time) laid out first,
-        // next to each other: a cold start reads fewer separate pages.
-        let rank = |e: &crate::format::Entry| {
-            first
-                .iter()
-                .position(|f| f.as_bytes() == e.name)
-                .unwrap_or(first.len())
-        };
-        candidates.sort_by_key(|e| rank(e));
     }
     report.modules = candidates.len();
+    // Parsed up front: the layout order needs every module's imports.
+    let graphs: Vec<_> = candidates.iter().map(|c| marshal::read(c.data)).collect();
+    let names: Vec<String> = candidates.iter().map(|c| c.name_lossy()).collect();
+    let by_name = order::index(names.iter().map(String::as_str));
+    let ops = order::Ops::of(l);
+    let deps: Vec<Vec<usize>> = candidates
+        .iter()
+        .zip(&graphs)
+        .enumerate()
+        .map(|(i, (c, g))| match g {
+            Ok(g) => order::imports(g, &ops, &names[i], c.package(), |n| by_name.contains_key(n))
+                .iter()
+                .map(|n| by_name[n.as_str()])
+                .filter(|&d| d != i)
+                .collect(),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    // Modules named in `first` (what starts every time) laid out first,
+    // next to each other: a cold start reads them in one request.
+    let first_ix: Vec<usize> = first
+        .iter()
+        .filter_map(|f| by_name.get(f.as_str()).copied())
+        .collect();
+    let (layout_order, last) = order::plan(candidates.len(), &first_ix, &deps);
     let records = format::HEADER_SIZE + candidates.len() * format::MODULE_SIZE;
     let mut e = Emitter::new(l, records.next_multiple_of(format::OBJECT_ALIGN));
-    let mut modules = Vec::new();
+    let mut placed = Vec::new();
     let mut first_end = 0;
-    for entry in &candidates {
-        match marshal::read(entry.data).and_then(|g| e.module(&g)) {
+    // The blob's length after each position of the order.
+    let mut end_at = Vec::with_capacity(layout_order.len());
+    for &i in &layout_order {
+        let entry = &candidates[i];
+        match graphs[i]
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|g| e.module(g))
+        {
             Ok(p) => {
-                if first.iter().any(|f| f.as_bytes() == entry.name) {
+                if first_ix.contains(&i) {
                     first_end = e.bytes.len();
                 }
-                modules.push((entry.data_offset, p))
+                placed.push((i, p))
             }
             Err(why) => report
                 .skipped
                 .push((entry.name_lossy(), format!("{why:#}"))),
         }
+        end_at.push(e.bytes.len() as u64);
     }
+    // Records sorted by the key the runtime searches.
+    let mut modules: Vec<_> = placed
+        .into_iter()
+        .map(|(i, p)| (candidates[i].data_offset, p, end_at[last[i]]))
+        .collect();
     report.frozen = modules.len();
     modules.sort_by_key(|m| m.0);
     let (nfix, nrel): (usize, usize) = modules
         .iter()
-        .fold((0, 0), |(f, r), (_, p)| (f + p.fixups, r + p.relocs));
+        .fold((0, 0), |(f, r), (_, p, _)| (f + p.fixups, r + p.relocs));
     let total = e.bytes.len();
     if total > u32::MAX as usize {
         bail!("{total} bytes: a deep-frozen blob is limited to 4 GiB");
@@ -133,7 +163,7 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
         put(&mut head, v);
     }
     head.extend_from_slice(&table.digest());
-    for (data_offset, p) in &modules {
+    for (data_offset, p, reach) in &modules {
         // In format::MODULE_WORDS order.
         for v in [
             *data_offset as u64,
@@ -144,6 +174,7 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
             p.relocs as u64,
             0,
             p.start,
+            *reach,
         ] {
             put(&mut head, v);
         }
