@@ -66,6 +66,31 @@ done
 RA_DISK=$([ -n "$RA_FILE" ] && cat "$RA_FILE" || echo "?")
 [ -n "$RA_FILE" ] && trap 'echo "$RA_DISK" >"$RA_FILE"; rm -rf "$TMP"' EXIT
 
+# The disk's read counters (requests completed, KB read) around one cold
+# run of each python: what a cold start costs, counted rather than timed, so
+# a noisy shared disk does not blur it. One line: stock, table, deep, each
+# as "requests KB".
+STAT_FILE="/sys/class/block/$dev/stat"
+reads() {
+  local py a b
+  for py in "$STOCK" "$TABLE" "$DEEP"; do
+    sync && echo 3 >/proc/sys/vm/drop_caches
+    read -r -a a <"$STAT_FILE"
+    "$py" -I -S -c "$1" >/dev/null
+    read -r -a b <"$STAT_FILE"
+    echo "$((b[0] - a[0])) $(((b[2] - a[2]) / 2))"
+  done
+}
+# Rows for both counters; $1 = the read-ahead's label.
+read_rows() {
+  local r
+  mapfile -t r < <(reads "$code")
+  # shellcheck disable=SC2086 # "requests KB" split on purpose
+  set -- "$1" ${r[0]} ${r[1]} ${r[2]}
+  row "disk reads cold, read-ahead $1" "$2" "$4" "$6"
+  row "KB read cold, read-ahead $1" "$3" "$5" "$7"
+}
+
 instr() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" -I -S -c "$2" 2>"$TMP/cg" >/dev/null
   sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$TMP/cg"
@@ -90,7 +115,7 @@ for l in open('/proc/self/smaps_rollup'):
 }
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.3f" % (a/b) if b else "-")' "$1" "$2"; }
 
-echo "$DESC \`-I -S\`; instructions: callgrind; wall: median of $RUNS interleaved rounds warm (bench/interleave.py), a third as many cold (page cache dropped before each run); dirty: Private_Dirty kB after the command."
+echo "$DESC \`-I -S\`; instructions: callgrind; wall: median of $RUNS interleaved rounds warm (bench/interleave.py), a third as many cold (page cache dropped before each run); disk reads and KB read: the block device's counters around one cold run (/sys/class/block/DEV/stat: every file read, shared libraries too); dirty: Private_Dirty kB after the command."
 echo
 echo "| command | measure | stock | table | deep | deep/stock | deep/table |"
 echo "|---|---|---:|---:|---:|---:|---:|"
@@ -105,10 +130,12 @@ for label in pass heavy; do
   if [ "$COLD" = 1 ]; then
     # shellcheck disable=SC2046
     row "wall cold ms, read-ahead $RA_DISK KB" $(walls "$code" cold)
+    [ -r "$STAT_FILE" ] && read_rows "$RA_DISK KB"
     if [ -n "$RA_FILE" ] && [ "$RA_DISK" != 128 ]; then
       echo 128 >"$RA_FILE"
       # shellcheck disable=SC2046
       row "wall cold ms, read-ahead 128 KB" $(walls "$code" cold)
+      [ -r "$STAT_FILE" ] && read_rows "128 KB"
       echo "$RA_DISK" >"$RA_FILE"
     fi
   else
