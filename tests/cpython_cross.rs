@@ -272,8 +272,8 @@ fn check_target(t: &Target) {
         symbols,
         [
             "objfreeze_cpython_bootstrap",
-            "objfreeze_cpython_stdlib",
-            "objfreeze_cpython_test"
+            "objfreeze_cpython_test",
+            "objfreeze_cpython_stdlib"
         ],
         "{}",
         exe.display()
@@ -293,7 +293,13 @@ fn check_target(t: &Target) {
             tb["symbol"]
         );
     }
-    let stdlib = &tables[1];
+    let by_symbol = |sym: &str| {
+        tables
+            .iter()
+            .find(|t| t["symbol"] == sym)
+            .unwrap_or_else(|| panic!("{sym} not in {}", exe.display()))
+    };
+    let stdlib = by_symbol("objfreeze_cpython_stdlib");
     let names: BTreeSet<&str> = stdlib["modules"]
         .as_array()
         .unwrap()
@@ -321,7 +327,11 @@ fn check_target(t: &Target) {
     );
     eprintln!(
         "{}: tables bootstrap {} / stdlib {} / test {} modules (magic {magic}); stdlib table {} bytes",
-        t.triple, tables[0]["count"], stdlib["count"], tables[2]["count"], stdlib["size"]
+        t.triple,
+        by_symbol("objfreeze_cpython_bootstrap")["count"],
+        stdlib["count"],
+        by_symbol("objfreeze_cpython_test")["count"],
+        stdlib["size"]
     );
 
     // The target's filesystem: the executable and an empty lib/python3.14.

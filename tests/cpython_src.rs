@@ -118,8 +118,8 @@ fn objfreeze_build_serves_what_stock_serves() {
             symbols,
             [
                 "objfreeze_cpython_bootstrap",
-                "objfreeze_cpython_stdlib",
-                "objfreeze_cpython_test"
+                "objfreeze_cpython_test",
+                "objfreeze_cpython_stdlib"
             ],
             "{v}"
         );
