@@ -232,6 +232,14 @@ $(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__
 # indexes then lie together at the start of the tables' section.
 OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o $(OBJFREEZE_CPYTHON_DIR)/bootstrap.o \
   $(OBJFREEZE_CPYTHON_DIR)/test.o $(OBJFREEZE_CPYTHON_DIR)/stdlib.o
+# With deep freezing the blobs come before the (writable) tables: the linker
+# places sections in the order it meets them, and the blobs' start (the
+# modules every start and most programs import) then lies right after the
+# program's data, where a cold start's first reads already go.
+objfreeze__cpy_blobs := $(if $(objfreeze__cpy_deep),$(OBJFREEZE_CPYTHON_DIR)/bootstrap-deep.o \
+  $(OBJFREEZE_CPYTHON_DIR)/stdlib-deep.o)
+OBJFREEZE_CPYTHON_OBJS := $(firstword $(OBJFREEZE_CPYTHON_OBJS)) $(objfreeze__cpy_blobs) \
+  $(wordlist 2,9,$(OBJFREEZE_CPYTHON_OBJS))
 objfreeze__cpy_replaced := Python/frozen.o
 
 ifeq ($(objfreeze__cpy_deep),yes)
@@ -262,8 +270,7 @@ $(OBJFREEZE_CPYTHON_DIR)/import.c: $(srcdir)/Python/import.c $(objfreeze__cpy_ma
 	mv $@.tmp $@
 $(OBJFREEZE_CPYTHON_DIR)/import.o: $(OBJFREEZE_CPYTHON_DIR)/import.c $(objfreeze__cpy_fork)/objfreeze_fork.h
 	$(CC) -c $(PY_CORE_CFLAGS) -I$(srcdir)/Python -include $(objfreeze__cpy_fork)/objfreeze_fork.h -o $@ $<
-OBJFREEZE_CPYTHON_OBJS += $(OBJFREEZE_CPYTHON_DIR)/bootstrap-deep.o $(OBJFREEZE_CPYTHON_DIR)/stdlib-deep.o \
-  $(OBJFREEZE_CPYTHON_DIR)/import.o
+OBJFREEZE_CPYTHON_OBJS += $(OBJFREEZE_CPYTHON_DIR)/import.o
 objfreeze__cpy_replaced += Python/import.o
 endif
 

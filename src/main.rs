@@ -123,11 +123,12 @@ struct BuildArgs {
     #[arg(long, value_name = "hidden|default")]
     visibility: Option<String>,
     /// ELF only: put the table in a writable section (still never written) rather
-    /// than read-only. The linker then places it with the program's data, after
-    /// the code, rather than between code and data. For a deep-frozen build
-    /// (`objfreeze cpython-deep`), whose code never reads the table's bytecode: a
-    /// cold start then reads the code and data around the index without the
-    /// bytecode in between. Pages nobody writes stay clean and shared.
+    /// than read-only, page-aligned and padded to whole pages. The linker then
+    /// places it with the program's data, after the code, rather than between code
+    /// and data. For a deep-frozen build (`objfreeze cpython-deep`), whose code
+    /// never reads the table's bytecode: a cold start then reads code and data
+    /// without megabytes of bytecode between them. Pages nobody writes stay clean
+    /// and shared.
     #[arg(long)]
     writable: bool,
     /// Add a module: NAME=FILE (.py, .pyc or raw bytecode). Repeatable.

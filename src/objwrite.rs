@@ -170,7 +170,20 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
         },
         _ => SectionFlags::None,
     };
-    obj.set_section_data(section, table, ALIGN as u64);
+    if place.writable {
+        // Page-aligned and whole pages, like a deep blob (see
+        // cpython::deep::format::page): writable tables may be the last data
+        // with file bytes before .bss, and the kernel's zeroing of a partial
+        // last page at exec would fault in the file around it. The zeros
+        // after the table are padding the linked walk steps over; the
+        // symbol's size stays the table's.
+        let page = target.elf_page();
+        obj.set_section_data(section, table, page);
+        let pad = (table.len() as u64).next_multiple_of(page) - table.len() as u64;
+        obj.append_section_data(section, &vec![0; pad as usize], 1);
+    } else {
+        obj.set_section_data(section, table, ALIGN as u64);
+    }
     obj.add_symbol(Symbol {
         name: place.symbol.as_bytes().to_vec(),
         value: 0,

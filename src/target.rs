@@ -159,6 +159,16 @@ impl Target {
     }
 
     /// Does the platform put `_` before C symbol names?
+    /// The largest page the target's kernels map an ELF file with: 64 KB
+    /// where some kernels use pages that large, else 4 KB.
+    pub fn elf_page(&self) -> u64 {
+        use object::Architecture as A;
+        match self.arch {
+            A::Aarch64 | A::PowerPc64 | A::LoongArch64 => 65536,
+            _ => 4096,
+        }
+    }
+
     pub fn leading_underscore(&self) -> bool {
         self.format == BinaryFormat::MachO
             || (self.format == BinaryFormat::Coff && self.arch == Architecture::I386)

@@ -163,6 +163,15 @@ fn writable_tables_read_the_same() {
         .find(|l| l.contains(" objfreeze "))
         .unwrap_or_else(|| panic!("{sections}"));
     assert!(line.contains(" WAR ") || line.contains(" WA"), "{line}");
+    // Page-aligned and whole pages: it may be the last data before .bss.
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols.last(), Some(&"4096"), "{line}");
+    let size_at = cols.iter().position(|c| *c == "PROGBITS").unwrap() + 3;
+    assert_eq!(
+        u64::from_str_radix(cols[size_at], 16).unwrap() % 4096,
+        0,
+        "{line}"
+    );
     let lib = stdout(
         Command::new("readelf")
             .arg("-SW")

@@ -262,9 +262,12 @@ static int alias_cmp(const void *a, const void *b)
 #define OBJFREEZE_DEEP_FAIL(who, fmt, a, b) fail((who), (fmt), (a), (b))
 #include "objfreeze_deep_rt.h"
 #ifdef __ELF__
-/* The blobs' section (objfreeze_deep), bounded by GNU ld and lld. */
+/* The blobs' section (objfreeze_deep) and the tables' (objfreeze), bounded
+   by GNU ld and lld. */
 extern char __start_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
 extern char __stop_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
+extern char __start_objfreeze[] __attribute__((weak, visibility("hidden")));
+extern char __stop_objfreeze[] __attribute__((weak, visibility("hidden")));
 #endif
 #endif
 
@@ -283,7 +286,18 @@ static void objfreeze_fork_init(void)
         /* Through volatiles: the compiler must not reason about the two
            symbols as the separate arrays they are declared as. */
         char *volatile start = __start_objfreeze_deep, *volatile stop = __stop_objfreeze_deep;
+        char *volatile tstart = __start_objfreeze, *volatile tstop = __stop_objfreeze;
         if (start != NULL && stop > start) objfreeze_deep_prepare(start, (size_t)(stop - start));
+        /* Import reads only the tables' indexes here (the blobs serve the
+           code): no read-around in the tables, and each table's header,
+           index and names asked for in one request. */
+        if (tstart != NULL && tstop > tstart) {
+            objfreeze_deep__advise(tstart, (size_t)(tstop - tstart), OBJFREEZE_DEEP__RANDOM, 1);
+            for (s = 0; s < SECTIONS; s++)
+                if (sections[s].deep != NULL)
+                    objfreeze_deep__advise(sections[s].table, sections[s].table->data_offset,
+                                           OBJFREEZE_DEEP__WILLNEED, 0);
+        }
     }
 #endif
     for (s = 0; s < SECTIONS; s++) {

@@ -157,10 +157,8 @@ pub fn section(format: object::BinaryFormat) -> &'static str {
 /// kernels may use pages that large; ELF only (COFF caps section alignment,
 /// and neither COFF nor Mach-O loaders zero a partial page this way).
 pub fn page(target: &crate::target::Target) -> u64 {
-    use object::Architecture as A;
-    match (target.format, target.arch) {
-        (object::BinaryFormat::Elf, A::Aarch64 | A::PowerPc64 | A::LoongArch64) => 65536,
-        (object::BinaryFormat::Elf, _) => 4096,
+    match target.format {
+        object::BinaryFormat::Elf => target.elf_page(),
         _ => 16,
     }
 }
