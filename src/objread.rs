@@ -337,6 +337,9 @@ fn scan_sections<'a>(
             let mut symbols: Vec<String> = syms
                 .iter()
                 .filter(|y| y.section == i && y.addr == addr)
+                // The linker's section bounds (ELF __start_SECTION and
+                // __stop_SECTION) name the section, not the table at its start.
+                .filter(|y| !y.name.starts_with("__start_") && !y.name.starts_with("__stop_"))
                 .map(|y| y.name.clone())
                 .collect();
             symbols.sort();

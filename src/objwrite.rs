@@ -171,12 +171,12 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
         _ => SectionFlags::None,
     };
     if place.writable {
-        // Page-aligned and whole pages, like a deep blob (see
-        // cpython::deep::format::page): writable tables may be the last data
-        // with file bytes before .bss, and the kernel's zeroing of a partial
-        // last page at exec would fault in the file around it. The zeros
-        // after the table are padding the linked walk steps over; the
-        // symbol's size stays the table's.
+        // Page-aligned and whole pages: a writable table may be the last
+        // data with file bytes before .bss, and the kernel's zeroing of a
+        // partial last page at exec would fault in the file around it (as
+        // far as the disk's read-ahead goes). The zeros after the table are
+        // padding the linked walk steps over; the symbol's size stays the
+        // table's.
         let page = target.elf_page();
         obj.set_section_data(section, table, page);
         let pad = (table.len() as u64).next_multiple_of(page) - table.len() as u64;
