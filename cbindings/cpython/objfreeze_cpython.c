@@ -952,12 +952,34 @@ static void ofz_set_home(const char *argv0) {
 /* Before main(): a python linked with tables imports from them with no
    change to its source. A table for another interpreter stops it here,
    before it could run a single frozen module. */
+#if defined(OFZ_HAVE_DEEP) && defined(__linux__) && defined(__ELF__) && !defined(OBJFREEZE_NO_LINKED)
+#include <sys/mman.h>
+#include <unistd.h>
+/* With blobs linked, import reads only the tables' indexes (the blobs serve
+   the code): before the walk first touches them, no read-around in the
+   tables, or one fault there (a table's header, the padding after it) reads
+   megabytes of bytecode around it on a cold start. */
+static void ofz_tables_random(void) {
+    unsigned char *volatile ds = __start_objfreeze_deep, *volatile de = __stop_objfreeze_deep;
+    const unsigned char *volatile ts = OBJFREEZE__START, *volatile te = OBJFREEZE__STOP;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)ts, b = (uintptr_t)te;
+    if (objfreeze_cpython__deep_prepare == NULL || ds == NULL || de <= ds || ts == NULL || te <= ts) return;
+    a = (a + page - 1) & ~(page - 1);
+    b &= ~(page - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_RANDOM);
+}
+#else
+static void ofz_tables_random(void) {}
+#endif
+
 #ifdef OFZ_SET_HOME
 __attribute__((constructor)) static void objfreeze_cpython_auto(int argc, char **argv, char **envp) {
 #else
 __attribute__((constructor)) static void objfreeze_cpython_auto(void) {
 #endif
-    int n = objfreeze_cpython_install_linked(0);
+    int n;
+    ofz_tables_random();
+    n = objfreeze_cpython_install_linked(0);
     if (n < 0 || objfreeze_cpython_deep_linked() < 0) {
         fprintf(stderr, "%s\n", objfreeze_cpython_error());
         exit(1);
