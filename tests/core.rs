@@ -468,7 +468,9 @@ m = dis.opmap
 print(m["IMPORT_NAME"], m["IMPORT_FROM"], m["EXTENDED_ARG"], m["CACHE"])
 print(marshal.dumps(compile(src, "pkg/mod.py", "exec")).hex())
 "#;
-    let known = [
+    // Every module the scan may name; all but csv (imported in a function)
+    // are found, in bytecode order.
+    let found_all = [
         "os",
         "os.path",
         "pkg",
@@ -477,9 +479,9 @@ print(marshal.dumps(compile(src, "pkg/mod.py", "exec")).hex())
         "email",
         "email.parser",
         "json",
-        "csv",
         "zipfile",
     ];
+    let known = |n: &str| n == "csv" || found_all.contains(&n);
     for minor in ["3.12", "3.13"] {
         let Some(py) = need_python(minor) else {
             continue;
@@ -504,21 +506,7 @@ print(marshal.dumps(compile(src, "pkg/mod.py", "exec")).hex())
             extended_arg: ops[2],
             cache: ops[3],
         };
-        let found = order::imports(&g, &ops, "pkg.mod", false, |n| known.contains(&n));
-        assert_eq!(
-            found,
-            [
-                "os",
-                "os.path",
-                "pkg",
-                "pkg.sibling",
-                "pkg.sub",
-                "email",
-                "email.parser",
-                "json",
-                "zipfile"
-            ],
-            "{minor}"
-        );
+        let found = order::imports(&g, &ops, "pkg.mod", false, known);
+        assert_eq!(found, found_all, "{minor}");
     }
 }
