@@ -228,18 +228,15 @@ $(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__
 	  $(if $(objfreeze__cpy_deep),-DOBJFREEZE_DEEP) \
 	  $(OBJFREEZE_CPYTHON_CFLAGS) -o $@ $<
 
-# The small tables first: every start reads each table's index, and the
-# indexes then lie together at the start of the tables' section.
-OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o $(OBJFREEZE_CPYTHON_DIR)/bootstrap.o \
-  $(OBJFREEZE_CPYTHON_DIR)/test.o $(OBJFREEZE_CPYTHON_DIR)/stdlib.o
-# With deep freezing the blobs come before the (writable) tables: the linker
-# places sections in the order it meets them, and the blobs' start (the
-# modules every start and most programs import) then lies right after the
-# program's data, where a cold start's first reads already go.
-objfreeze__cpy_blobs := $(if $(objfreeze__cpy_deep),$(OBJFREEZE_CPYTHON_DIR)/bootstrap-deep.o \
-  $(OBJFREEZE_CPYTHON_DIR)/stdlib-deep.o)
-OBJFREEZE_CPYTHON_OBJS := $(firstword $(OBJFREEZE_CPYTHON_OBJS)) $(objfreeze__cpy_blobs) \
-  $(wordlist 2,9,$(OBJFREEZE_CPYTHON_OBJS))
+# The linker places sections in the order it meets them. With deep freezing
+# the blobs come before the (writable) tables, so the blobs' start (the
+# modules every start and most programs import) lies right after the
+# program's data, where a cold start's first reads already go. The small
+# tables come first: every start reads each table's index, and the indexes
+# then lie together at the start of the tables' section.
+OBJFREEZE_CPYTHON_OBJS := $(OBJFREEZE_CPYTHON_DIR)/frozen.o \
+  $(if $(objfreeze__cpy_deep),$(OBJFREEZE_CPYTHON_DIR)/bootstrap-deep.o $(OBJFREEZE_CPYTHON_DIR)/stdlib-deep.o) \
+  $(OBJFREEZE_CPYTHON_DIR)/bootstrap.o $(OBJFREEZE_CPYTHON_DIR)/test.o $(OBJFREEZE_CPYTHON_DIR)/stdlib.o
 objfreeze__cpy_replaced := Python/frozen.o
 
 ifeq ($(objfreeze__cpy_deep),yes)

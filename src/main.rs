@@ -540,17 +540,13 @@ fn cmd_deep(a: DeepArgs) -> Result<()> {
     }
     let blob =
         deep::build(table, &layout, &a.first).with_context(|| format!("{name} with {lname}"))?;
-    // Whole pages: see deep::format::page.
-    let page = deep::format::page(&target);
-    let mut bytes = blob.bytes;
-    bytes.resize(bytes.len().next_multiple_of(page as usize), 0);
     let obj = objfreeze::objwrite::write_data_object(
         &target,
         &symbol,
         Visibility::Hidden,
         deep::format::section(target.format),
-        &bytes,
-        page,
+        &blob.bytes,
+        deep::format::page(&target),
     )?;
     objfreeze::output::write_atomic(&a.output, &obj)?;
     let r = &blob.report;

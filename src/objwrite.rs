@@ -2,7 +2,7 @@
 //! read-only section, one global sized data symbol, zero relocations.
 
 use anyhow::{bail, Result};
-use object::write::{Object, StandardSegment, Symbol, SymbolSection};
+use object::write::{Object, SectionId, StandardSegment, Symbol, SymbolSection};
 use object::{
     elf, macho, pe, BinaryFormat, SectionFlags, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
 };
@@ -171,16 +171,10 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
         _ => SectionFlags::None,
     };
     if place.writable {
-        // Page-aligned and whole pages: a writable table may be the last
-        // data with file bytes before .bss, and the kernel's zeroing of a
-        // partial last page at exec would fault in the file around it (as
-        // far as the disk's read-ahead goes). The zeros after the table are
-        // padding the linked walk steps over; the symbol's size stays the
-        // table's.
-        let page = target.elf_page();
-        obj.set_section_data(section, table, page);
-        let pad = (table.len() as u64).next_multiple_of(page) - table.len() as u64;
-        obj.append_section_data(section, &vec![0; pad as usize], 1);
+        // A writable table may be the last data before .bss: see
+        // set_whole_pages. The symbol's size stays the table's; the linked
+        // walk steps over the zeros.
+        set_whole_pages(&mut obj, section, table, target.elf_page());
     } else {
         obj.set_section_data(section, table, ALIGN as u64);
     }
@@ -200,8 +194,21 @@ fn object_for<'a>(target: &Target, place: &Placement, table: &'a [u8]) -> Object
     obj
 }
 
+/// `data` as the section's contents, aligned to `page` and followed by zeros
+/// up to a whole number of pages; returns the padded length. Data that may
+/// come last with file bytes before .bss must end on a page: the kernel
+/// zeroes the rest of a partial last page at exec, and that write faults in
+/// the file around it, as far as the disk's read-ahead goes.
+fn set_whole_pages<'a>(obj: &mut Object<'a>, section: SectionId, data: &'a [u8], page: u64) -> u64 {
+    obj.set_section_data(section, data, page);
+    let padded = (data.len() as u64).next_multiple_of(page);
+    obj.append_section_data(section, &vec![0; (padded - data.len() as u64) as usize], 1);
+    padded
+}
+
 /// Writable data under one global symbol, in section `section` (`NAME`, or
-/// `SEGMENT,NAME` for Mach-O), aligned to `align`: for data the program
+/// `SEGMENT,NAME` for Mach-O), aligned to `align` and zero-padded to a
+/// multiple of it (the symbol covers the padding): for data the program
 /// writes at run time (fixed up in place), which a table never is.
 pub fn write_data_object(
     target: &Target,
@@ -223,11 +230,11 @@ pub fn write_data_object(
         ),
     };
     let section = obj.add_section(segment, name, SectionKind::Data);
-    obj.set_section_data(section, data, align);
+    let size = set_whole_pages(&mut obj, section, data, align);
     obj.add_symbol(Symbol {
         name: symbol.as_bytes().to_vec(),
         value: 0,
-        size: data.len() as u64,
+        size,
         kind: SymbolKind::Data,
         scope: match visibility {
             Visibility::Hidden => SymbolScope::Linkage,

@@ -158,7 +158,6 @@ impl Target {
         }
     }
 
-    /// Does the platform put `_` before C symbol names?
     /// The largest page the target's kernels map an ELF file with: 64 KB
     /// where some kernels use pages that large, else 4 KB.
     pub fn elf_page(&self) -> u64 {
@@ -169,6 +168,7 @@ impl Target {
         }
     }
 
+    /// Does the platform put `_` before C symbol names?
     pub fn leading_underscore(&self) -> bool {
         self.format == BinaryFormat::MachO
             || (self.format == BinaryFormat::Coff && self.arch == Architecture::I386)

@@ -42,6 +42,7 @@ extern const struct _frozen *_PyImport_FrozenTest __attribute__((weak));
 extern PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint32_t data_offset)
     __attribute__((weak));
 extern void objfreeze_cpython__deep_prepare(void *start, size_t len) __attribute__((weak));
+extern void objfreeze_cpython__deep_prepare_tables(const void *start, size_t len) __attribute__((weak));
 #endif
 
 /* ---- state -------------------------------------------------------------- */
@@ -952,21 +953,13 @@ static void ofz_set_home(const char *argv0) {
 /* Before main(): a python linked with tables imports from them with no
    change to its source. A table for another interpreter stops it here,
    before it could run a single frozen module. */
-#if defined(OFZ_HAVE_DEEP) && defined(__linux__) && defined(__ELF__) && !defined(OBJFREEZE_NO_LINKED)
-#include <sys/mman.h>
-#include <unistd.h>
-/* With blobs linked, import reads only the tables' indexes (the blobs serve
-   the code): before the walk first touches them, no read-around in the
-   tables, or one fault there (a table's header, the padding after it) reads
-   megabytes of bytecode around it on a cold start. */
+#if defined(OFZ_HAVE_DEEP) && defined(__ELF__) && !defined(OBJFREEZE_NO_LINKED)
+/* With blobs linked, before the walk first touches the tables. */
 static void ofz_tables_random(void) {
     unsigned char *volatile ds = __start_objfreeze_deep, *volatile de = __stop_objfreeze_deep;
     const unsigned char *volatile ts = OBJFREEZE__START, *volatile te = OBJFREEZE__STOP;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)ts, b = (uintptr_t)te;
-    if (objfreeze_cpython__deep_prepare == NULL || ds == NULL || de <= ds || ts == NULL || te <= ts) return;
-    a = (a + page - 1) & ~(page - 1);
-    b &= ~(page - 1);
-    if (b > a) (void)madvise((void *)a, b - a, MADV_RANDOM);
+    if (objfreeze_cpython__deep_prepare_tables != NULL && ds != NULL && de > ds && ts != NULL && te > ts)
+        objfreeze_cpython__deep_prepare_tables(ts, (size_t)(te - ts));
 }
 #else
 static void ofz_tables_random(void) {}

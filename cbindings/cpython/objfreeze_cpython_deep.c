@@ -44,3 +44,12 @@ PyObject *objfreeze_cpython__deep_code(const char *who, objfreeze_deep *d, uint3
 void objfreeze_cpython__deep_prepare(void *start, size_t len);
 
 void objfreeze_cpython__deep_prepare(void *start, size_t len) { objfreeze_deep_prepare(start, len); }
+
+/* Before the linked tables in [start, start + len) are first read
+   (objfreeze_deep_prepare_tables). */
+void objfreeze_cpython__deep_prepare_tables(const void *start, size_t len);
+
+void objfreeze_cpython__deep_prepare_tables(const void *start, size_t len)
+{
+    objfreeze_deep_prepare_tables(start, len);
+}

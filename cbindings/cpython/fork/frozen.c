@@ -347,11 +347,9 @@ static void objfreeze_fork_init(void)
         char *volatile start = __start_objfreeze_deep, *volatile stop = __stop_objfreeze_deep;
         char *volatile tstart = __start_objfreeze, *volatile tstop = __stop_objfreeze;
         if (start != NULL && stop > start) objfreeze_deep_prepare(start, (size_t)(stop - start));
-        /* Import reads only the tables' indexes here (the blobs serve the
-           code): no read-around in the tables, and each table's header,
-           index and names asked for in one request. */
+        /* Each table's header, index and names in one request. */
         if (tstart != NULL && tstop > tstart) {
-            objfreeze_deep__advise(tstart, (size_t)(tstop - tstart), OBJFREEZE_DEEP__RANDOM, 1);
+            objfreeze_deep_prepare_tables(tstart, (size_t)(tstop - tstart));
             for (s = 0; s < SECTIONS; s++)
                 if (sections[s].deep != NULL)
                     objfreeze_deep__advise(sections[s].table, sections[s].table->data_offset,

@@ -125,6 +125,15 @@ static void objfreeze_deep_prepare(void *start, size_t len)
     }
 }
 
+/* Before the tables in [start, start + len) are first read, when blobs serve
+   their code: import then reads only their headers, indexes and names, so
+   no read-around there (one fault on a header would otherwise read
+   megabytes of bytecode around it on a cold start). */
+static void objfreeze_deep_prepare_tables(const void *start, size_t len)
+{
+    objfreeze_deep__advise(start, len, OBJFREEZE_DEEP__RANDOM, 1);
+}
+
 /* Set at finalization (Py_AtExit): later Py_Initialize calls unmarshal. */
 static int objfreeze_deep__finalized;
 static int objfreeze_deep__atexit;
