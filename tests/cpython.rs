@@ -803,6 +803,7 @@ fn deep_frozen_python_serves_static_code() {
                 .starts_with("False [1, \"x\"]"),
             "{v}: {r}"
         );
+        assert_quickened_as_compiled(v, &r);
         let table = deep_check(&p.frozen, &p);
         assert_eq!(
             table["equal"].as_u64(),
@@ -876,5 +877,83 @@ fn deep_frozen_blob_for_another_table_is_refused() {
         let exe = tmp.path().join("python-bad");
         link_python(&py, &objs, &p, &exe);
         assert_refused(&exe, expect);
+    }
+}
+
+/// The page-rounded file sizes of `exe`'s read-only PT_LOAD segments
+/// (readelf -lW).
+fn read_only_segments(exe: &Path) -> Vec<u64> {
+    let text = stdout(Command::new("readelf").arg("-lW").arg(exe));
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("LOAD"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // LOAD Offset VirtAddr PhysAddr FileSiz MemSiz Flg... Align
+            let filesz = u64::from_str_radix(f[4].trim_start_matches("0x"), 16).ok()?;
+            let flags = f[6..f.len() - 1].concat();
+            (!flags.contains('W') && filesz > 0).then_some(filesz)
+        })
+        .collect()
+}
+
+/// The size of `exe`'s section `name` (readelf -SW), 0 if none.
+fn section_size(exe: &Path, name: &str) -> u64 {
+    let text = stdout(Command::new("readelf").arg("-SW").arg(exe));
+    text.lines()
+        .filter_map(|l| {
+            // [Nr] Name Type Address Off Size ...
+            let f: Vec<&str> = l.split(']').nth(1)?.split_whitespace().collect();
+            (f.first() == Some(&name)).then(|| u64::from_str_radix(f[4], 16).ok())?
+        })
+        .next()
+        .unwrap_or(0)
+}
+
+/// A stock embedding starts as a fork does: before main, one MADV_WILLNEED
+/// per read-only segment of the executable, so a cold start reads them in
+/// a few large reads. The tables' section is left out: in the table python
+/// it lies in a read-only segment, and that segment is asked for around it;
+/// the deep python's tables are writable, so its read-only segments are
+/// asked for whole.
+#[test]
+fn stock_embedding_prefetches_read_only_segments() {
+    if !have_all(&["strace", "readelf"]) {
+        return;
+    }
+    let Some(p) = frozen_python("3.12") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let page = 4096;
+    for py in [&p.frozen, p.deep.as_ref().unwrap()] {
+        let log = tmp.path().join("madvise.log");
+        run(Command::new("strace")
+            .args(["-qq", "-e", "trace=madvise", "-o"])
+            .arg(&log)
+            .arg(py)
+            .args(["-I", "-S", "-c", "pass"]));
+        let log = std::fs::read_to_string(&log).unwrap();
+        // The prefetch comes first, before the tables are advised.
+        let asked: u64 = log
+            .lines()
+            .take_while(|l| l.contains("MADV_WILLNEED"))
+            .filter_map(|l| l.split(", ").nth(1)?.parse::<u64>().ok())
+            .sum();
+        let total: u64 = read_only_segments(py)
+            .iter()
+            .map(|s| s.next_multiple_of(page))
+            .sum();
+        let tables = section_size(py, "objfreeze");
+        let tables_read_only = py == &p.frozen;
+        let expect = if tables_read_only {
+            total - tables
+        } else {
+            total
+        };
+        assert!(
+            tables > 1 << 20 && asked + 2 * page >= expect && asked <= expect + 2 * page,
+            "{}: asked for {asked} bytes; read-only segments {total}, tables {tables}:\n{log}",
+            py.display()
+        );
     }
 }

@@ -500,6 +500,7 @@ fn deep_frozen_build_serves_static_code() {
         );
         assert_eq!(r["main_json_dumps"], true, "{v}");
         assert_eq!(r["subinterpreter"], "False [1, \"x\"]", "{v}");
+        assert_quickened_as_compiled(v, &r);
 
         for blob in ["stdlib-deep.o", "bootstrap-deep.o"] {
             let o = deep.src.join("Python/objfreeze").join(blob);

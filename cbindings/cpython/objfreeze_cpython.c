@@ -19,6 +19,9 @@
 
 #include "objfreeze_cpython.h"
 #include "fork/objfreeze_deep.h"
+#ifdef OBJFREEZE_CPYTHON_AUTO
+#include "objfreeze_prefetch.h"
+#endif
 
 #if PY_VERSION_HEX < 0x03080000
 #error "objfreeze_cpython needs CPython 3.8 or later"
@@ -965,12 +968,24 @@ static void ofz_tables_random(void) {
 static void ofz_tables_random(void) {}
 #endif
 
+/* The read-only segments before anything runs, as a fork's frozen.c does
+   (objfreeze_prefetch.h); the tables' section left out. */
+#if defined(__ELF__) && !defined(OBJFREEZE_NO_LINKED)
+static void ofz_prefetch(void) {
+    const unsigned char *volatile ts = OBJFREEZE__START, *volatile te = OBJFREEZE__STOP;
+    objfreeze_prefetch(ts, te);
+}
+#else
+static void ofz_prefetch(void) { objfreeze_prefetch(NULL, NULL); }
+#endif
+
 #ifdef OFZ_SET_HOME
 __attribute__((constructor)) static void objfreeze_cpython_auto(int argc, char **argv, char **envp) {
 #else
 __attribute__((constructor)) static void objfreeze_cpython_auto(void) {
 #endif
     int n;
+    ofz_prefetch();
     ofz_tables_random();
     n = objfreeze_cpython_install_linked(0);
     if (n < 0 || objfreeze_cpython_deep_linked() < 0) {

@@ -126,6 +126,20 @@ for sub in ("decoder", "encoder", "scanner"):
         .collect()
 }
 
+/// tests/cpython/deep_check.py's report: every module no import has run
+/// yet runs the very bytecode (`_co_code_adaptive`: inline-cache counters,
+/// 3.12's superinstructions) that compile() gives in the same interpreter.
+pub fn assert_quickened_as_compiled(what: &str, r: &serde_json::Value) {
+    let fresh = r["fresh"].as_u64().unwrap();
+    assert!(fresh > 300, "{what}: only {fresh} modules not run yet: {r}");
+    assert_eq!(
+        r["adaptive_equal"].as_u64(),
+        Some(fresh),
+        "{what}: quickened bytecode differs from compile()'s: {}",
+        r["adaptive_mismatched"]
+    );
+}
+
 /// `objfreeze inspect --json` of a file, parsed.
 pub fn inspect_json(path: &Path) -> serde_json::Value {
     let s = stdout(objfreeze().arg("inspect").arg("--json").arg(path));

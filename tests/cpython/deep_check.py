@@ -1,18 +1,25 @@
 """Run by a deep-frozen python (tests/cpython_src.rs, tests/cpython.rs): for
 every module name given, the static code object import serves must equal
-what compile() makes of the installed source, live in the executable's
-data, and carry interned names. A subinterpreter must get heap code (it
+what compile() makes of the installed source (for modules not imported
+yet, down to the quickened bytecode the interpreter runs), live in the
+executable's data, and carry interned names. A subinterpreter must get heap code (it
 unmarshals). Prints JSON.
 
     python deep_check.py [--finder] MODULE...
 
 --finder: a stock CPython with objfreeze_cpython.c, whose table modules
 come from objfreeze's finder, not from the frozen-module sections."""
+import sys
+
+# Every module an import loads (or tries to) from here on, even a failed
+# one (shutil tries compression.zstd on 3.14).
+loaded = set()
+sys.addaudithook(lambda event, args: loaded.add(args[0]) if event == "import" else None)
+
 import _imp
 import importlib.util
 import json
 import os
-import sys
 import tempfile
 
 try:  # 3.14
@@ -65,10 +72,22 @@ def codes(co):
             yield from codes(c)
 
 
+def adaptive_equal(a, b):
+    """The bytecode as the interpreter runs it (inline-cache counters and,
+    on 3.12, superinstructions), the same for both trees of code objects."""
+    ca, cb = list(codes(a)), list(codes(b))
+    return len(ca) == len(cb) and all(x._co_code_adaptive == y._co_code_adaptive for x, y in zip(ca, cb))
+
+
 exe = os.path.realpath(sys.executable)
-report = {"modules": 0, "equal": 0, "in_binary": 0, "mismatched": [], "not_interned": [], "not_served": 0}
+report = {"modules": 0, "equal": 0, "in_binary": 0, "mismatched": [], "not_interned": [], "not_served": 0,
+          "fresh": 0, "adaptive_equal": 0, "adaptive_mismatched": []}
 for name in names:
     co = code_of(name)
+    # Code that has run has specialized itself: compare only modules no
+    # import has loaded (after code_of, which imports the parent package;
+    # a failed import ran code too).
+    fresh = name not in loaded and name not in sys.modules
     if co is None:
         report["not_served"] += 1
         continue
@@ -84,6 +103,12 @@ for name in names:
         report["equal"] += 1
     else:
         report["mismatched"].append(name)
+    if fresh:
+        report["fresh"] += 1
+        if adaptive_equal(co, ref):
+            report["adaptive_equal"] += 1
+        else:
+            report["adaptive_mismatched"].append(name)
     if mapping(id(co)) == exe:
         report["in_binary"] += 1
     for c in codes(co):

@@ -38,7 +38,7 @@
  * compiles Python/import.c with that one call swapped in), which returns
  * the static code object after running the module's fixups once: interning
  * its strings, building its frozensets and slices, giving its code objects
- * a version and quickening them. Only the main interpreter uses them (a
+ * a version (their bytecode was written quickened). Only the main interpreter uses them (a
  * subinterpreter's objects must not end up in static code shared by all),
  * and only until the runtime finalizes (interned strings die then); after
  * that, and for any module without a record, the marshal data is used.
@@ -274,60 +274,8 @@ extern char __stop_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
 #endif
 #endif
 
-#if defined(__linux__) && defined(__ELF__) && !defined(OBJFREEZE_NO_PREFETCH)
-#include <link.h>
-#include <sys/mman.h>
-#include <unistd.h>
-/* Every start runs code from all over the interpreter's read-only segments
-   (code, read-only data). On a cold start each page fault there reads only
-   the kernel's read-ahead around it (128 KB by default): 150-odd separate
-   disk reads for a `-c pass`. One MADV_WILLNEED per segment asks for them
-   in a few large reads instead, before Py_Initialize runs any of it. The
-   tables' section is left out: only the indexes and the modules imported
-   are read from it. -DOBJFREEZE_NO_PREFETCH leaves this out. */
-static void objfreeze__willneed(uintptr_t a, uintptr_t b, uintptr_t page)
-{
-    a &= ~(page - 1);
-    b = (b + page - 1) & ~(page - 1);
-    if (b > a) (void)madvise((void *)a, b - a, MADV_WILLNEED);
-}
-
-static int objfreeze__prefetch_object(struct dl_phdr_info *info, size_t size, void *data)
-{
-    uintptr_t self = (uintptr_t)data, page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    char *volatile tstart = __start_objfreeze, *volatile tstop = __stop_objfreeze;
-    uintptr_t ts = (uintptr_t)tstart, te = (uintptr_t)tstop;
-    unsigned i;
-    int mine = 0;
-    (void)size;
-    /* The object this file is linked into: the executable, or libpython. */
-    for (i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t a = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && self >= a && self < a + ph->p_memsz) mine = 1;
-    }
-    if (!mine) return 0;
-    for (i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t a = (uintptr_t)info->dlpi_addr + ph->p_vaddr, b = a + ph->p_filesz;
-        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || b <= a) continue;
-        if (ts != 0 && te > ts && ts < b && te > a) {
-            if (ts > a) objfreeze__willneed(a, ts, page);
-            if (te < b) objfreeze__willneed(te, b, page);
-        } else {
-            objfreeze__willneed(a, b, page);
-        }
-    }
-    return 1;
-}
-
-static void objfreeze_prefetch(void)
-{
-    dl_iterate_phdr(objfreeze__prefetch_object, (void *)(uintptr_t)&objfreeze__prefetch_object);
-}
-#else
-static void objfreeze_prefetch(void) {}
-#endif
+/* The read-only segments before anything runs: objfreeze_prefetch.h. */
+#include "../objfreeze_prefetch.h"
 
 static void objfreeze_fork_init(void)
 {
@@ -338,7 +286,14 @@ static void objfreeze_fork_init(void)
     int s;
     uint32_t i;
 
-    objfreeze_prefetch();
+#ifdef __ELF__
+    {
+        char *volatile tstart = __start_objfreeze, *volatile tstop = __stop_objfreeze;
+        objfreeze_prefetch(tstart, tstop);
+    }
+#else
+    objfreeze_prefetch(NULL, NULL);
+#endif
 #if defined(OBJFREEZE_DEEP) && defined(__ELF__)
     /* Before the first read of a blob. */
     {

@@ -14,7 +14,7 @@
  *
  *   header (72 bytes)
  *      0  magic          "OFZDEEP\n"
- *      8  version        3
+ *      8  version        4
  *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
  *     16  nmodules       module records, sorted by data_offset
  *     20  nfixups        fixup records, all modules
@@ -45,7 +45,8 @@
  *      0  slot           offset of a PyObject * that receives the result
  *      4  target | kind  offset of a static object (16-aligned) | kind:
  *                        1 intern the str, 2 frozenset of the tuple,
- *                        3 slice of the 3-tuple, 4 finish the code object;
+ *                        3 slice of the 3-tuple, 4 finish the code object
+ *                        (its bytecode is written quickened);
  *                        or an earlier fixup's index in the module << 4 | 5:
  *                        copy what it stored (a str interned once per module)
  *
@@ -62,7 +63,7 @@
 #include <string.h>
 
 #define OBJFREEZE_DEEP_MAGIC "OFZDEEP\n"
-#define OBJFREEZE_DEEP_VERSION 3u
+#define OBJFREEZE_DEEP_VERSION 4u
 
 enum objfreeze_deep_kind {
     OBJFREEZE_DEEP_INTERN = 1,

@@ -2,8 +2,8 @@
  *
  * A blob's module becomes usable at its first import: its pointer slots are
  * turned from offsets into addresses, then its fixups run (intern strings,
- * build frozensets and slices, give code objects a version and quicken
- * them). Included by two users, each compiled with Py_BUILD_CORE against the
+ * build frozensets and slices, give code objects a version; the tool wrote
+ * their bytecode quickened, src/cpython/deep/quicken.rs). Included by two users, each compiled with Py_BUILD_CORE against the
  * CPython (3.12, 3.13 or 3.14) whose layout the blob follows:
  *   - a fork's frozen.c (-DOBJFREEZE_DEEP), for its own frozen sections;
  *   - objfreeze_cpython_deep.c, for a stock CPython linked statically.
@@ -39,15 +39,6 @@
 #include "pycore_runtime.h"
 #include "objfreeze_deep.h"
 
-/* Defined in Python/specialize.c; codeobject.c declares it the same way. */
-#if PY_VERSION_HEX >= 0x030E0000
-extern void _PyCode_Quicken(_Py_CODEUNIT *instructions, Py_ssize_t size, int enable_counters);
-#define OBJFREEZE_DEEP__QUICKEN(co) _PyCode_Quicken(_PyCode_CODE(co), Py_SIZE(co), 1)
-#else
-extern void _PyCode_Quicken(PyCodeObject *code);
-#define OBJFREEZE_DEEP__QUICKEN(co) _PyCode_Quicken(co)
-#endif
-
 /* 3.13+ interns for good in one call. 3.12's public call puts a static
    string in the runtime's table of static strings without looking in the
    interpreter's dict of interned strings, so an equal string interned there
@@ -57,9 +48,18 @@ extern void _PyCode_Quicken(PyCodeObject *code);
 #include "pycore_unicodeobject.h"
 #define OBJFREEZE_DEEP__INTERN(interp, pp) _PyUnicode_InternImmortal((interp), (pp))
 #else
+#include "pycore_hashtable.h"
 static void objfreeze_deep__intern(PyInterpreterState *interp, PyObject **pp)
 {
-    PyObject *interned = _Py_INTERP_CACHED_OBJECT(interp, interned_strings), *t;
+    /* The runtime's table first, where PyUnicode_InternInPlace looks
+       first too: CPython's own strings and those earlier modules
+       interned. A hit there skips the dict and the call. */
+    PyObject *interned, *t = (PyObject *)_Py_hashtable_get(_PyRuntime.cached_objects.interned_strings, *pp);
+    if (t != NULL) {
+        *pp = t;
+        return;
+    }
+    interned = _Py_INTERP_CACHED_OBJECT(interp, interned_strings);
     if (interned != NULL && (t = PyDict_GetItemWithError(interned, *pp)) != NULL) {
         *pp = t;
         return;
@@ -76,6 +76,9 @@ static void objfreeze_deep__intern(PyInterpreterState *interp, PyObject **pp)
 #define OBJFREEZE_DEEP__ADVISE 1
 #define OBJFREEZE_DEEP__RANDOM MADV_RANDOM
 #define OBJFREEZE_DEEP__WILLNEED MADV_WILLNEED
+#ifdef MADV_POPULATE_WRITE /* Linux 5.14; older kernels refuse it, harmlessly */
+#define OBJFREEZE_DEEP__POPULATE_WRITE MADV_POPULATE_WRITE
+#endif
 #else
 #define OBJFREEZE_DEEP__RANDOM 0
 #define OBJFREEZE_DEEP__WILLNEED 0
@@ -217,11 +220,11 @@ static int objfreeze_deep__fix(const char *who, objfreeze_deep *d, const objfree
             *slot = obj;
             break;
         case OBJFREEZE_DEEP_CODE: {
-            /* What init_code does that depends on the running interpreter. */
+            /* What init_code does that depends on the running interpreter
+               (its _PyCode_Quicken the tool did when writing the blob). */
             PyCodeObject *co = (PyCodeObject *)obj;
             co->co_version = interp->func_state.next_version;
             if (interp->func_state.next_version != 0) interp->func_state.next_version++;
-            OBJFREEZE_DEEP__QUICKEN(co);
             if (interp->active_code_watchers) objfreeze_deep__created(interp, co);
             break;
         }
@@ -265,6 +268,13 @@ static PyObject *objfreeze_deep_code(const char *who, objfreeze_deep *d, uint32_
         /* The module and what it imports (its subtree), in one read: see
            objfreeze_deep_prepare. Pages read already cost nothing more. */
         objfreeze_deep__advise((char *)d + m->start, (size_t)m->reach - m->start, OBJFREEZE_DEEP__WILLNEED, 0);
+#ifdef OBJFREEZE_DEEP__POPULATE_WRITE
+        /* Relocation writes nearly every page of the module's objects: one
+           call makes them private copies instead of a write fault each. */
+        if (m->start < m->fixups && m->fixups <= d->total_size)
+            objfreeze_deep__advise((char *)d + m->start, (size_t)m->fixups - m->start, OBJFREEZE_DEEP__POPULATE_WRITE,
+                                   0);
+#endif
         objfreeze_deep__relocate(who, d, m);
         m->state = OBJFREEZE_DEEP_RELOCATED;
     }

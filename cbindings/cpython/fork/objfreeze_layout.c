@@ -89,6 +89,34 @@
 #define OBJFREEZE_TRACE_REFS 0
 #endif
 
+/* What _PyCode_Quicken (specialize.c) writes into fresh bytecode, so the
+   tool writes code objects already quickened: whether it runs at all, the
+   opcodes it looks at, and its inline-cache counters as the build stores
+   them (3.12: a uint16_t; 3.13: bit-fields; 3.14: a packed uint16_t). 3.12
+   also pairs instructions into superinstructions; 0 marks "none" later
+   (0 is CACHE, never such an opcode). */
+#if PY_VERSION_HEX >= 0x030E0000
+#define OBJFREEZE_SPECIALIZATION ENABLE_SPECIALIZATION_FT
+#else
+#define OBJFREEZE_SPECIALIZATION ENABLE_SPECIALIZATION
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+typedef _Py_BackoffCounter objfreeze_counter;
+#if PY_VERSION_HEX >= 0x030E0000
+#define OBJFREEZE_COUNTER(v, b) {.value_and_backoff = (uint16_t)(((v) << BACKOFF_BITS) | (b))}
+#else
+#define OBJFREEZE_COUNTER(v, b) {.backoff = (b), .value = (v)}
+#endif
+#define OBJFREEZE_JUMP_COUNTER OBJFREEZE_COUNTER(JUMP_BACKWARD_INITIAL_VALUE, JUMP_BACKWARD_INITIAL_BACKOFF)
+#define OBJFREEZE_SUPER(op) 0
+#else
+typedef uint16_t objfreeze_counter;
+#define OBJFREEZE_COUNTER(v, b) (uint16_t)(((v) << ADAPTIVE_BACKOFF_BITS) | (b))
+/* JUMP_BACKWARD has no inline cache in 3.12: never used. */
+#define OBJFREEZE_JUMP_COUNTER 0
+#define OBJFREEZE_SUPER(op) op
+#endif
+
 struct objfreeze_layout_templates {
     PyObject head;
     PyASCIIObject str_ascii;
@@ -101,6 +129,8 @@ struct objfreeze_layout_templates {
     /* CPython's static strings, as _PyRuntime holds them: a str equal to
        one of them is written as a pointer to it (interned already). */
     struct _Py_global_strings strings;
+    objfreeze_counter quick_warmup; /* adaptive_counter_warmup() */
+    objfreeze_counter quick_jump;   /* initial_jump_backoff_counter() */
 };
 
 #define RT(member) offsetof(_PyRuntimeState, static_objects.singletons.member)
@@ -162,6 +192,20 @@ struct objfreeze_layout_templates {
     X(op_import_from, IMPORT_FROM)                                            \
     X(op_extended_arg, EXTENDED_ARG)                                          \
     X(op_cache, CACHE)                                                        \
+    X(specialization, OBJFREEZE_SPECIALIZATION)                               \
+    X(op_load_const, LOAD_CONST)                                              \
+    X(op_load_fast, LOAD_FAST)                                                \
+    X(op_store_fast, STORE_FAST)                                              \
+    X(op_jump_backward, JUMP_BACKWARD)                                        \
+    X(op_pop_jump_if_false, POP_JUMP_IF_FALSE)                                \
+    X(op_pop_jump_if_true, POP_JUMP_IF_TRUE)                                  \
+    X(op_pop_jump_if_none, POP_JUMP_IF_NONE)                                  \
+    X(op_pop_jump_if_not_none, POP_JUMP_IF_NOT_NONE)                          \
+    X(op_load_const__load_fast, OBJFREEZE_SUPER(LOAD_CONST__LOAD_FAST))       \
+    X(op_load_fast__load_const, OBJFREEZE_SUPER(LOAD_FAST__LOAD_CONST))       \
+    X(op_load_fast__load_fast, OBJFREEZE_SUPER(LOAD_FAST__LOAD_FAST))         \
+    X(op_store_fast__load_fast, OBJFREEZE_SUPER(STORE_FAST__LOAD_FAST))       \
+    X(op_store_fast__store_fast, OBJFREEZE_SUPER(STORE_FAST__STORE_FAST))     \
     X(fast_local, CO_FAST_LOCAL)                                              \
     X(fast_cell, CO_FAST_CELL)                                                \
     X(fast_free, CO_FAST_FREE)                                                \
@@ -192,6 +236,9 @@ struct objfreeze_layout_templates {
     X(tmpl_identifiers_size, sizeof(((struct _Py_global_strings *)0)->identifiers)) \
     X(rt_literals, RT(strings.literals))                                      \
     X(rt_identifiers, RT(strings.identifiers))                                \
+    X(tmpl_quick_warmup, TMPL(quick_warmup))                                  \
+    X(tmpl_quick_jump, TMPL(quick_jump))                                      \
+    X(quick_counter_size, sizeof(objfreeze_counter))                          \
     X(str_align, _Alignof(PyASCIIObject))                                     \
     X(tmpl_size, sizeof(struct objfreeze_layout_templates))
 
@@ -237,5 +284,7 @@ const struct objfreeze_layout_probe objfreeze_cpython_layout = {
         .tuple = {.ob_base = OBJFREEZE_VARHEAD(NULL, 0) OBJFREEZE_TUPLE_HASH},
         .code = {.ob_base = OBJFREEZE_VARHEAD(NULL, 0)},
         .strings = {.literals = _Py_str_literals_INIT, .identifiers = _Py_str_identifiers_INIT},
+        .quick_warmup = OBJFREEZE_COUNTER(ADAPTIVE_WARMUP_VALUE, ADAPTIVE_WARMUP_BACKOFF),
+        .quick_jump = OBJFREEZE_JUMP_COUNTER,
     },
 };

@@ -5,9 +5,10 @@
 //! and the singletons inside `_PyRuntime`); the blob stores them as offsets
 //! that the runtime turns into addresses at the module's first import, so
 //! the object file has no relocations and pages of modules never imported
-//! are never written. What only the running interpreter can do (interning,
-//! hashing into frozensets, code versions, quickening) is left as fixups
-//! for that same first import.
+//! are never written. Bytecode is written quickened (`quicken.rs`); what
+//! only the running interpreter can do (interning, hashing into
+//! frozensets, code versions) is left as fixups for that same first
+//! import.
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use super::format::{
     extern_index, Kind, EXTERNS, EXTERN_OFFSET_LIMIT, FIXUP_SIZE, OBJECT_ALIGN, RELOC_SIZE,
 };
 use super::layout::Layout;
+use super::quicken::Quicken;
 use crate::cpython::marshal::{Code, Graph, Long, Obj, ObjId, Str};
 
 /// What a pointer slot points at.
@@ -67,6 +69,7 @@ struct Done {
 /// The blob being built: offsets are from its first byte.
 pub struct Emitter<'l> {
     l: &'l Layout,
+    quicken: Quicken,
     ptr: usize,
     pub bytes: Vec<u8>,
     /// The module being emitted's pointer slots and fixups.
@@ -82,16 +85,17 @@ pub struct Emitter<'l> {
 
 impl<'l> Emitter<'l> {
     /// Objects start after `reserved` bytes (the header and module records).
-    pub fn new(l: &'l Layout, reserved: usize) -> Emitter<'l> {
-        Emitter {
+    pub fn new(l: &'l Layout, reserved: usize) -> Result<Emitter<'l>> {
+        Ok(Emitter {
             l,
+            quicken: Quicken::new(l)?,
             ptr: l.at("pointer_size"),
             bytes: vec![0; reserved],
             relocs: Vec::new(),
             fixups: Vec::new(),
             memo: HashMap::new(),
             interned: HashMap::new(),
-        }
+        })
     }
 
     /// Lay out one module whose marshal data parsed to `g`. On error the
@@ -404,6 +408,7 @@ impl<'l> Emitter<'l> {
         self.write_uint(at + l.get("ob_size"), (code.len() / unit) as u64, self.ptr);
         let s = at as usize + head;
         self.bytes[s..s + code.len()].copy_from_slice(code);
+        self.quicken.apply(&mut self.bytes[s..s + code.len()]);
 
         // What init_code derives, derived the same way.
         let (local, cell, free) = (

@@ -13,7 +13,7 @@
 //! ```text
 //! header (72 bytes)
 //!    0  magic          "OFZDEEP\n"
-//!    8  version        3
+//!    8  version        4
 //!   12  python_hex     PY_VERSION_HEX of the build whose layout it follows
 //!   16  nmodules       module records, sorted by data_offset
 //!   20  nfixups        fixup records, all modules
@@ -46,12 +46,12 @@
 //! ```
 //! Kinds: intern the string (`_PyUnicode_InternImmortal`), make a
 //! frozenset or a slice of the static tuple, finish a code object (its
-//! version number and quickened bytecode), or copy what an earlier fixup
+//! version number; its bytecode is written quickened), or copy what an earlier fixup
 //! of the module stored (target: that fixup's index in the module << 4): a
 //! string is interned once per module however many slots hold it.
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// The header's u32 fields after the magic, in order; the digest follows.
 pub const HEADER_WORDS: &[&str] = &[
     "version",

@@ -13,6 +13,7 @@ pub mod emit;
 pub mod format;
 pub mod layout;
 pub mod order;
+pub mod quicken;
 
 use anyhow::{bail, Result};
 
@@ -103,7 +104,7 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
         .collect();
     let (layout_order, last) = order::plan(candidates.len(), &first_ix, &deps);
     let records = format::HEADER_SIZE + candidates.len() * format::MODULE_SIZE;
-    let mut e = Emitter::new(l, records.next_multiple_of(format::OBJECT_ALIGN));
+    let mut e = Emitter::new(l, records.next_multiple_of(format::OBJECT_ALIGN))?;
     let mut placed = Vec::new();
     let mut first_end = 0;
     // The blob's length after each position of the order.
