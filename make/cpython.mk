@@ -219,7 +219,7 @@ endif
 $(eval $(call objfreeze__cpy_table,test,$(strip $(OBJFREEZE_CPYTHON_TEST))))
 OBJFREEZE_PYTHON := $(objfreeze__cpy_saved_python)
 
-$(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__cpy_fork)/objfreeze_fork.h \
+$(OBJFREEZE_CPYTHON_DIR)/frozen.o: $(objfreeze__cpy_fork)/frozen.c $(objfreeze__cpy_fork)/objfreeze_fork.h $(objfreeze__cpy_fork)/objfreeze_prefetch.h \
     $(objfreeze__cpy_cbind)/objfreeze.h
 	@mkdir -p $(@D)
 	$(CC) -c $(PY_CORE_CFLAGS) -I$(objfreeze__cpy_cbind) -I$(objfreeze__cpy_fork) \

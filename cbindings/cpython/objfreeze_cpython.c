@@ -20,7 +20,7 @@
 #include "objfreeze_cpython.h"
 #include "fork/objfreeze_deep.h"
 #ifdef OBJFREEZE_CPYTHON_AUTO
-#include "objfreeze_prefetch.h"
+#include "fork/objfreeze_prefetch.h"
 #endif
 
 #if PY_VERSION_HEX < 0x03080000

@@ -275,7 +275,7 @@ extern char __stop_objfreeze_deep[] __attribute__((weak, visibility("hidden")));
 #endif
 
 /* The read-only segments before anything runs: objfreeze_prefetch.h. */
-#include "../objfreeze_prefetch.h"
+#include "objfreeze_prefetch.h"
 
 static void objfreeze_fork_init(void)
 {
