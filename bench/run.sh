@@ -102,7 +102,13 @@ tv() {
 calc() { awk "BEGIN { printf \"$1\n\", $2 }"; }
 ms() { calc "%.1f" "$1 * 1000"; }
 mib() { calc "%.1f" "$(stat -c %s "$1") / 1048576"; }
-verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi; }
+# verdict "VALUE OP LIMIT": met or missed; no VALUE (a row --quick leaves out): not measured.
+verdict() {
+  case "${1%% *}" in
+    '' | *[!0-9.]*) echo "not measured" ;;
+    *) if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi ;;
+  esac
+}
 
 # ---- inputs ---------------------------------------------------------------
 

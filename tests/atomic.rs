@@ -73,7 +73,7 @@ fn sigkill_at_random_moments_leaves_old_or_new() {
     let want: u64 = std::env::var("OBJFREEZE_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(150);
     let deadline = Instant::now() + Duration::from_secs(60.max(want / 5));
     while runs < want && Instant::now() < deadline {
         std::fs::write(&out, &old).unwrap();

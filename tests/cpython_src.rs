@@ -385,26 +385,26 @@ fn both_pass(v: &str, (la, a): (&str, &Build), (lb, b): (&str, &Build), tests: &
 }
 
 /// The stock embedding (examples/frozen-python: objfreeze_cpython.c, no
-/// source changes) on each source-built interpreter.
+/// source changes) on the source-built 3.14.7, the version no pyenv install
+/// here has (tests/cpython.rs runs it on 3.6-3.13).
 #[test]
 fn frozen_python_example_on_source_builds() {
     if !can_build() {
         return;
     }
-    for v in VERSIONS {
-        let stock = build(v, "stock");
-        let out_dir = tempdir();
-        let out = run(Command::new("make")
-            .args(["-C", "examples/frozen-python", "run"])
-            .arg(format!("PYTHON={}", stock.python.display()))
-            .arg(format!("OUT={}", out_dir.path().display()))
-            .current_dir(repo()));
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            text.contains("0 of them on a .py/.pyc file"),
-            "{v}: frozen-python example:\n{text}"
-        );
-    }
+    let v = VERSIONS[2];
+    let stock = build(v, "stock");
+    let out_dir = tempdir();
+    let out = run(Command::new("make")
+        .args(["-C", "examples/frozen-python", "run"])
+        .arg(format!("PYTHON={}", stock.python.display()))
+        .arg(format!("OUT={}", out_dir.path().display()))
+        .current_dir(repo()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 of them on a .py/.pyc file"),
+        "{v}: frozen-python example:\n{text}"
+    );
 }
 
 /// CPython's whole suite, stock against objfreeze (scripts/cpython-regrtest.sh):
