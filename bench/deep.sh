@@ -23,9 +23,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/bench/args.sh"
 bench_args deep.sh 60 10 "$0" "$@"
-# --quick (CI: the script must keep working) measures less; see below.
-QUICK=0
-for a in "$@"; do [ "$a" = --quick ] && QUICK=1; done
 for tool in hyperfine valgrind readelf; do
   command -v "$tool" >/dev/null || { echo "deep.sh: $tool is required" >&2; exit 1; }
 done

@@ -285,30 +285,26 @@ static void objfreeze_fork_init(void)
     char *strings;
     int s;
     uint32_t i;
-
 #ifdef __ELF__
-    {
-        char *volatile tstart = __start_objfreeze, *volatile tstop = __stop_objfreeze;
-        objfreeze_prefetch(tstart, tstop);
-    }
+    /* The tables' section. Through volatiles: the compiler must not reason
+       about the two symbols as the separate arrays they are declared as. */
+    char *volatile tstart = __start_objfreeze, *volatile tstop = __stop_objfreeze;
 #else
-    objfreeze_prefetch(NULL, NULL);
+    char *tstart = NULL, *tstop = NULL;
 #endif
+
+    objfreeze_prefetch(tstart, tstop);
 #if defined(OBJFREEZE_DEEP) && defined(__ELF__)
     /* Before the first read of a blob. */
     {
-        /* Through volatiles: the compiler must not reason about the two
-           symbols as the separate arrays they are declared as. */
         char *volatile start = __start_objfreeze_deep, *volatile stop = __stop_objfreeze_deep;
-        char *volatile tstart = __start_objfreeze, *volatile tstop = __stop_objfreeze;
         if (start != NULL && stop > start) objfreeze_deep_prepare(start, (size_t)(stop - start));
         /* Each table's header, index and names in one request. */
         if (tstart != NULL && tstop > tstart) {
             objfreeze_deep_prepare_tables(tstart, (size_t)(tstop - tstart));
             for (s = 0; s < SECTIONS; s++)
                 if (sections[s].deep != NULL)
-                    objfreeze_deep__advise(sections[s].table, sections[s].table->data_offset,
-                                           OBJFREEZE_DEEP__WILLNEED, 0);
+                    objfreeze__advise(sections[s].table, sections[s].table->data_offset, OBJFREEZE_DEEP__WILLNEED, 0);
         }
     }
 #endif

@@ -38,6 +38,7 @@
 #include "pycore_pystate.h"
 #include "pycore_runtime.h"
 #include "objfreeze_deep.h"
+#include "objfreeze_prefetch.h"
 
 /* 3.13+ interns for good in one call. 3.12's public call puts a static
    string in the runtime's table of static strings without looking in the
@@ -70,10 +71,9 @@ static void objfreeze_deep__intern(PyInterpreterState *interp, PyObject **pp)
 #define OBJFREEZE_DEEP__INTERN(interp, pp) objfreeze_deep__intern((interp), (pp))
 #endif
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#include <unistd.h>
-#define OBJFREEZE_DEEP__ADVISE 1
+/* The advice objfreeze__advise (objfreeze_prefetch.h) is given; 0 where
+   there is no madvise (it does nothing then). */
+#ifdef OBJFREEZE__MADVISE
 #define OBJFREEZE_DEEP__RANDOM MADV_RANDOM
 #define OBJFREEZE_DEEP__WILLNEED MADV_WILLNEED
 #ifdef MADV_POPULATE_WRITE /* Linux 5.14; older kernels refuse it, harmlessly */
@@ -83,27 +83,6 @@ static void objfreeze_deep__intern(PyInterpreterState *interp, PyObject **pp)
 #define OBJFREEZE_DEEP__RANDOM 0
 #define OBJFREEZE_DEEP__WILLNEED 0
 #endif
-
-/* madvise the pages of [p, p + len): `inward` rounds to the pages wholly
-   inside it (leaving neighbours alone), else outward. */
-static void objfreeze_deep__advise(const void *p, size_t len, int advice, int inward)
-{
-#ifdef OBJFREEZE_DEEP__ADVISE
-    static uintptr_t page;
-    uintptr_t a = (uintptr_t)p, b = a + len;
-    if (page == 0) page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    if (inward) {
-        a = (a + page - 1) & ~(page - 1);
-        b &= ~(page - 1);
-    } else {
-        a &= ~(page - 1);
-        b = (b + page - 1) & ~(page - 1);
-    }
-    if (b > a) (void)madvise((void *)a, b - a, advice);
-#else
-    (void)p, (void)len, (void)advice, (void)inward;
-#endif
-}
 
 /* Before the blobs in [start, start + len) are first read: their pages are
    read on demand only. A fault in a file mapping otherwise reads the file
@@ -116,7 +95,7 @@ static void objfreeze_deep_prepare(void *start, size_t len)
     unsigned char *end = (unsigned char *)start + len;
     objfreeze_deep *d;
     int bad;
-    objfreeze_deep__advise(start, len, OBJFREEZE_DEEP__RANDOM, 1);
+    objfreeze__advise(start, len, OBJFREEZE_DEEP__RANDOM, 1);
     /* What every start reads of each blob, its header and module records
        and the modules laid out first: one request per blob rather than a
        fault per page. */
@@ -124,7 +103,7 @@ static void objfreeze_deep_prepare(void *start, size_t len)
          d = objfreeze_deep_next(objfreeze_deep_after(d), end, &bad)) {
         size_t n = (size_t)d->modules + (size_t)d->nmodules * sizeof(objfreeze_deep_module);
         if (d->first_end > n && d->first_end <= d->total_size) n = d->first_end;
-        objfreeze_deep__advise(d, n, OBJFREEZE_DEEP__WILLNEED, 0);
+        objfreeze__advise(d, n, OBJFREEZE_DEEP__WILLNEED, 0);
     }
 }
 
@@ -134,7 +113,7 @@ static void objfreeze_deep_prepare(void *start, size_t len)
    megabytes of bytecode around it on a cold start). */
 static void objfreeze_deep_prepare_tables(const void *start, size_t len)
 {
-    objfreeze_deep__advise(start, len, OBJFREEZE_DEEP__RANDOM, 1);
+    objfreeze__advise(start, len, OBJFREEZE_DEEP__RANDOM, 1);
 }
 
 /* Set at finalization (Py_AtExit): later Py_Initialize calls unmarshal. */
@@ -267,13 +246,12 @@ static PyObject *objfreeze_deep_code(const char *who, objfreeze_deep *d, uint32_
     if (!(m->state & OBJFREEZE_DEEP_RELOCATED)) {
         /* The module and what it imports (its subtree), in one read: see
            objfreeze_deep_prepare. Pages read already cost nothing more. */
-        objfreeze_deep__advise((char *)d + m->start, (size_t)m->reach - m->start, OBJFREEZE_DEEP__WILLNEED, 0);
+        objfreeze__advise((char *)d + m->start, (size_t)m->reach - m->start, OBJFREEZE_DEEP__WILLNEED, 0);
 #ifdef OBJFREEZE_DEEP__POPULATE_WRITE
         /* Relocation writes nearly every page of the module's objects: one
            call makes them private copies instead of a write fault each. */
         if (m->start < m->fixups && m->fixups <= d->total_size)
-            objfreeze_deep__advise((char *)d + m->start, (size_t)m->fixups - m->start, OBJFREEZE_DEEP__POPULATE_WRITE,
-                                   0);
+            objfreeze__advise((char *)d + m->start, (size_t)m->fixups - m->start, OBJFREEZE_DEEP__POPULATE_WRITE, 0);
 #endif
         objfreeze_deep__relocate(who, d, m);
         m->state = OBJFREEZE_DEEP_RELOCATED;

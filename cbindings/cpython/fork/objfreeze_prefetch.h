@@ -11,31 +11,58 @@
  *
  * Included by the fork's Python/frozen.c and by objfreeze_cpython.c
  * (-DOBJFREEZE_CPYTHON_AUTO), so a fork and a stock embedding start the
- * same way. -DOBJFREEZE_NO_PREFETCH leaves it out.
+ * same way, and by objfreeze_deep_rt.h for objfreeze__advise.
+ * -DOBJFREEZE_NO_PREFETCH leaves the prefetch out.
  *
  * MIT License. See LICENSE.
  */
 #ifndef OBJFREEZE_PREFETCH_H
 #define OBJFREEZE_PREFETCH_H
 
-#if defined(__linux__) && defined(__ELF__) && !defined(OBJFREEZE_NO_PREFETCH)
-#include <link.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
+#define OBJFREEZE__MADVISE 1
+#endif
 
-struct objfreeze__prefetch_arg {
-    uintptr_t self, ts, te, page;
-};
-
-static void objfreeze__willneed(uintptr_t a, uintptr_t b, uintptr_t page)
+/* madvise the pages of [p, p + len): `inward` rounds to the pages wholly
+   inside it (leaving neighbours alone), else outward. A no-op without
+   madvise. Also the deep-frozen runtime's (objfreeze_deep_rt.h). */
+static inline void objfreeze__advise(const void *p, size_t len, int advice, int inward)
 {
-    a &= ~(page - 1);
-    b = (b + page - 1) & ~(page - 1);
-    if (b > a) (void)madvise((void *)a, b - a, MADV_WILLNEED);
+#ifdef OBJFREEZE__MADVISE
+    static uintptr_t page;
+    uintptr_t a = (uintptr_t)p, b = a + len;
+    if (page == 0) page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (inward) {
+        a = (a + page - 1) & ~(page - 1);
+        b &= ~(page - 1);
+    } else {
+        a &= ~(page - 1);
+        b = (b + page - 1) & ~(page - 1);
+    }
+    if (b > a) (void)madvise((void *)a, b - a, advice);
+#else
+    (void)p, (void)len, (void)advice, (void)inward;
+#endif
 }
 
-static int objfreeze__prefetch_object(struct dl_phdr_info *info, size_t size, void *data)
+#if defined(__linux__) && defined(__ELF__) && !defined(OBJFREEZE_NO_PREFETCH)
+#include <link.h>
+
+struct objfreeze__prefetch_arg {
+    uintptr_t self, ts, te;
+};
+
+static inline void objfreeze__willneed(uintptr_t a, uintptr_t b)
+{
+    if (b > a) objfreeze__advise((const void *)a, b - a, MADV_WILLNEED, 0);
+}
+
+static inline int objfreeze__prefetch_object(struct dl_phdr_info *info, size_t size, void *data)
 {
     const struct objfreeze__prefetch_arg *p = (const struct objfreeze__prefetch_arg *)data;
     unsigned i;
@@ -53,26 +80,25 @@ static int objfreeze__prefetch_object(struct dl_phdr_info *info, size_t size, vo
         uintptr_t a = (uintptr_t)info->dlpi_addr + ph->p_vaddr, b = a + ph->p_filesz;
         if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || b <= a) continue;
         if (p->ts != 0 && p->te > p->ts && p->ts < b && p->te > a) {
-            if (p->ts > a) objfreeze__willneed(a, p->ts, p->page);
-            if (p->te < b) objfreeze__willneed(p->te, b, p->page);
+            if (p->ts > a) objfreeze__willneed(a, p->ts);
+            if (p->te < b) objfreeze__willneed(p->te, b);
         } else {
-            objfreeze__willneed(a, b, p->page);
+            objfreeze__willneed(a, b);
         }
     }
     return 1;
 }
 
-static void objfreeze_prefetch(const void *tables_start, const void *tables_stop)
+static inline void objfreeze_prefetch(const void *tables_start, const void *tables_stop)
 {
     struct objfreeze__prefetch_arg p;
     p.self = (uintptr_t)&objfreeze__prefetch_object;
     p.ts = (uintptr_t)tables_start;
     p.te = (uintptr_t)tables_stop;
-    p.page = (uintptr_t)sysconf(_SC_PAGESIZE);
     dl_iterate_phdr(objfreeze__prefetch_object, &p);
 }
 #else
-static void objfreeze_prefetch(const void *tables_start, const void *tables_stop)
+static inline void objfreeze_prefetch(const void *tables_start, const void *tables_stop)
 {
     (void)tables_start, (void)tables_stop;
 }
