@@ -14,10 +14,7 @@ import marshal
 import sys
 
 
-def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: cpython-compile.py SOURCE OUT CODE_FILENAME")
-    source, out, filename = sys.argv[1:]
+def write_pyc(source, out, filename):
     with open(source, "rb") as f:
         text = f.read()
     code = compile(text, filename, "exec", dont_inherit=True)
@@ -28,4 +25,11 @@ def main():
         f.write(data)
 
 
-main()
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: cpython-compile.py SOURCE OUT CODE_FILENAME")
+    write_pyc(*sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -841,7 +841,73 @@ fn deep_frozen_python_serves_static_code() {
         let blob = deep.parent().unwrap().join("stdlib-deep.o");
         let rel = stdout(Command::new("readelf").arg("-r").arg(&blob));
         assert!(rel.contains("There are no relocations"), "{v}: {rel}");
+        if v == "3.12" {
+            check_deepfreeze_replaced(&p);
+        }
     }
+}
+
+/// 3.12: python-deep links libpython without CPython's deepfreeze.o, whose
+/// static code objects are all readied at every start. The interpreter's
+/// own frozen modules (importlib's bootstrap, codecs, io, os, site, ...)
+/// are then served from objfreeze's deep blob: the static code objects lie
+/// in section objfreeze_deep, equal to what compile() makes of the source
+/// with the `<frozen ORIGIN>` filename CPython gives them. The table python
+/// keeps deepfreeze.o (so the check can fail).
+fn check_deepfreeze_replaced(p: &Pythons) {
+    let deep = p.deep.as_ref().unwrap();
+    let deepfreeze = |exe: &Path| {
+        stdout(Command::new("nm").arg(exe))
+            .lines()
+            .any(|l| l.ends_with(" importlib__bootstrap_toplevel"))
+    };
+    assert!(
+        deepfreeze(&p.frozen),
+        "the table python has no deepfreeze.o"
+    );
+    assert!(
+        !deepfreeze(deep),
+        "python-deep links CPython's deepfreeze.o"
+    );
+    // Those with an installed source (not __hello_only__, nor __phello__.ham).
+    let names: Vec<String> = py_out(
+        deep,
+        "import _imp, os, sys\n\
+         def has_source(n):\n    \
+         o = (_imp.find_frozen(n)[2] or '').lstrip('<')\n    \
+         b = os.path.join(sys._stdlib_dir, *o.split('.'))\n    \
+         return o and (os.path.exists(b + '.py') or os.path.exists(os.path.join(b, '__init__.py')))\n\
+         print(' '.join(filter(has_source, _imp._frozen_module_names())))",
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect();
+    assert!(names.len() >= 18, "frozen modules with a source: {names:?}");
+    let out = stdout(
+        Command::new(deep)
+            .arg(repo().join("tests/cpython/deep_check.py"))
+            .args(&names),
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("3.12 frozen modules in python-deep: {r}");
+    let n = names.len() as u64;
+    assert_eq!(r["modules"].as_u64(), Some(n), "{r}");
+    assert_eq!(r["equal"].as_u64(), Some(n), "{r}");
+    let blob = section(deep, "objfreeze_deep");
+    for name in &names {
+        let at = r["exe_offsets"][name].as_u64().unwrap();
+        assert!(
+            blob.contains(&at),
+            "{name}: code at {at:#x}, not in objfreeze_deep {blob:x?}"
+        );
+    }
+    // import.c hides importlib's frames from tracebacks by this filename.
+    let filename = py_out(
+        deep,
+        "import _imp; print(_imp.get_frozen_object('_frozen_importlib').co_filename)",
+    );
+    assert_eq!(filename, "<frozen importlib._bootstrap>");
 }
 
 /// A blob that serves none of the linked tables stops the python before
@@ -896,17 +962,24 @@ fn read_only_segments(exe: &Path) -> Vec<u64> {
         .collect()
 }
 
-/// The size of `exe`'s section `name` (readelf -SW), 0 if none.
-fn section_size(exe: &Path, name: &str) -> u64 {
+/// The address range of `exe`'s section `name` (readelf -SW), empty if none.
+fn section(exe: &Path, name: &str) -> std::ops::Range<u64> {
     let text = stdout(Command::new("readelf").arg("-SW").arg(exe));
     text.lines()
         .filter_map(|l| {
             // [Nr] Name Type Address Off Size ...
             let f: Vec<&str> = l.split(']').nth(1)?.split_whitespace().collect();
-            (f.first() == Some(&name)).then(|| u64::from_str_radix(f[4], 16).ok())?
+            let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+            (f.first() == Some(&name)).then(|| Some(hex(f[2])?..hex(f[2])? + hex(f[4])?))?
         })
         .next()
-        .unwrap_or(0)
+        .unwrap_or(0..0)
+}
+
+/// The size of `exe`'s section `name`, 0 if none.
+fn section_size(exe: &Path, name: &str) -> u64 {
+    let r = section(exe, name);
+    r.end - r.start
 }
 
 /// A stock embedding starts as a fork does: before main, one MADV_WILLNEED

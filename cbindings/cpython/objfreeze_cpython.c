@@ -266,6 +266,8 @@ static int ofz_rebuild(void) {
 
 /* ---- the source-path finder ------------------------------------------ */
 
+static int ofz_installed_table(const objfreeze_table *t);
+
 /* A table module claimed by the finder (the first table holding the name
    decides), or NULL. */
 static const objfreeze_entry *ofz_lookup(const char *name, const objfreeze_table **table) {
@@ -296,6 +298,17 @@ static PyObject *ofz_code(const objfreeze_table *t, const objfreeze_entry *e) {
     }
 #endif
     return PyMarshal_ReadObjectFromString((const char *)objfreeze_entry_data(t, e), (Py_ssize_t)e->data_size);
+}
+
+/* For objfreeze_cpython_deepfreeze.c: the code of module `name` of table
+   t (deep-frozen if t has a blob), a new reference; NULL without an
+   exception if t was not installed (so not checked) or lacks the name. */
+PyObject *objfreeze_cpython__table_code(const objfreeze_table *t, const char *name);
+
+PyObject *objfreeze_cpython__table_code(const objfreeze_table *t, const char *name) {
+    const objfreeze_entry *e;
+    if (!ofz_installed_table(t) || (e = objfreeze_find(t, name)) == NULL) return NULL;
+    return ofz_code(t, e);
 }
 
 static PyObject *ofz_unmarshal(const char *name) {

@@ -2,7 +2,8 @@
 every module name given, the static code object import serves must equal
 what compile() makes of the installed source (for modules not imported
 yet, down to the quickened bytecode the interpreter runs), live in the
-executable's data, and carry interned names. A subinterpreter must get heap code (it
+executable's data (exe_offsets: where, as a section address), and carry
+interned names. A subinterpreter must get heap code (it
 unmarshals). Prints JSON.
 
     python deep_check.py [--finder] MODULE...
@@ -80,8 +81,11 @@ def adaptive_equal(a, b):
 
 
 exe = os.path.realpath(sys.executable)
+# Where the executable is loaded: exe_offsets are section addresses.
+with open("/proc/self/maps") as f:
+    exe_base = min(int(l.split("-")[0], 16) for l in f if l.split()[-1] == exe)
 report = {"modules": 0, "equal": 0, "in_binary": 0, "mismatched": [], "not_interned": [], "not_served": 0,
-          "fresh": 0, "adaptive_equal": 0, "adaptive_mismatched": []}
+          "fresh": 0, "adaptive_equal": 0, "adaptive_mismatched": [], "exe_offsets": {}}
 for name in names:
     co = code_of(name)
     # Code that has run has specialized itself: compare only modules no
@@ -92,10 +96,11 @@ for name in names:
         report["not_served"] += 1
         continue
     report["modules"] += 1
+    report["exe_offsets"][name] = id(co) - exe_base
     path = co.co_filename
     if path.startswith("<frozen "):
-        # A bootstrap-section module, compiled as CPython names them.
-        base = os.path.join(sys._stdlib_dir, *name.split("."))
+        # Compiled as CPython's freeze step names them: `<frozen ORIGIN>`.
+        base = os.path.join(sys._stdlib_dir, *path[len("<frozen "):-1].split("."))
         path = base + ".py" if os.path.exists(base + ".py") else os.path.join(base, "__init__.py")
     with open(path, "rb") as f:
         ref = compile(f.read(), co.co_filename, "exec", dont_inherit=True)
