@@ -45,6 +45,10 @@ run_one() { # variant
   mkdir -p "$out/home" "$out/tmp"
   (cd "$out/tmp" && env -i PATH="$PATH" LANG=C.UTF-8 HOME="$out/home" TMPDIR="$out/tmp" \
     "$exe" -m test -j2 --slowest "${extra[@]}" >"$out/log" 2>&1) || true
+  # A test that timed out can leave children running on (test_threading's
+  # spin for hours, and would load every later measurement): none outlives
+  # the suite.
+  pkill -KILL -f -- "^$exe( |\$)" 2>/dev/null || true
   # The final lists: "2 tests failed:", "1 test altered the execution
   # environment (env changed):", ... each followed by indented names.
   awk '/^[0-9]+ tests? (failed|altered the execution environment|crashed|timed out|failed again)/ {sec=1; next}
