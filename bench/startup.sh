@@ -2,26 +2,26 @@
 # Startup of the frozen python (examples/frozen-python: stdlib imported from
 # an objfreeze table) against the stock python relinked the same way without
 # a table, in one run: `-I -S -c pass` and an import-heavy command. Wall time
-# from hyperfine, instructions from callgrind (stable on a busy machine), and
-# the file syscalls strace -c counts. Prints a Markdown table with ratios
+# as the median of interleaved rounds, instructions from callgrind (stable on
+# a busy machine), and the file syscalls strace -c counts. Prints a Markdown table with ratios
 # (frozen / stock: below 1 is better).
 #
 #   bash bench/startup.sh                 # CPython 3.11 from pyenv (or python3.11)
 #   PYTHON=/root/.pyenv/versions/3.8.18/bin/python3.8 bash bench/startup.sh
-#   bash bench/startup.sh --quick         # fewer hyperfine runs
+#   bash bench/startup.sh --quick         # fewer rounds
 #   FROZEN=A STOCK=B LABEL=TEXT bash bench/startup.sh
 #                                         # two given pythons instead (e.g.
 #                                         # a source build with and without
 #                                         # objfreeze); LABEL describes them
 #
-# Needs make, cc, hyperfine, valgrind, strace; builds the tool if missing.
+# Needs make, cc, valgrind, strace; builds the tool if missing.
 # Build output goes to stderr; the report to stdout.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/bench/args.sh"
 bench_args startup.sh 30 10 "$0" "$@"
-for tool in make cc hyperfine valgrind strace; do
+for tool in make cc valgrind strace; do
   command -v "$tool" >/dev/null || { echo "startup.sh: $tool is required" >&2; exit 1; }
 done
 
@@ -43,11 +43,12 @@ HEAVY="import json, argparse, asyncio, email.parser, http.client, typing, datacl
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# Mean wall time in ms of `$1 -I -S -c "$2"`.
-wall() {
-  hyperfine -N --style none --warmup 3 --runs "$RUNS" --export-json "$TMP/h.json" \
-    "$1 -I -S -c '$2'" >/dev/null 2>>"$TMP/hyperfine.log"
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f %.2f" % (r["mean"]*1e3, r["stddev"]*1e3))' "$TMP/h.json"
+# Median wall times in ms of stock and frozen running `-I -S -c "$1"`, in
+# interleaved rounds (bench/interleave.py): a machine whose speed drifts
+# slows both alike, where back-to-back runs would charge the drift to one.
+walls() {
+  python3 "$ROOT/bench/interleave.py" "$RUNS" -- "$STOCK" -I -S -c "$1" -- "$FROZEN" -I -S -c "$1" | tr '\n' ' '
+  echo
 }
 
 # Instructions executed (callgrind's "Collected").
@@ -65,17 +66,16 @@ calls() {
 
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b) if b else "-")' "$1" "$2"; }
 
-echo "$LABEL, CPython $VER, \`-I -S\`. Wall: hyperfine mean ± sd of $RUNS runs; instructions: callgrind; syscalls: strace -c -f. Ratio = frozen / stock."
+echo "$LABEL, CPython $VER, \`-I -S\`. Wall: median of $RUNS interleaved rounds (bench/interleave.py); instructions: callgrind; syscalls: strace -c -f. Ratio = frozen / stock."
 echo
 echo "| command | wall stock ms | wall frozen ms | ratio | instr stock | instr frozen | ratio | file syscalls stock | frozen | all syscalls stock | frozen |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for label in pass heavy; do
   if [ "$label" = pass ]; then code=pass; name='`-c pass`'; else code=$HEAVY; name='`-c "import json, argparse, asyncio, ..."` (15 modules)'; fi
-  read -r ws wsd < <(wall "$STOCK" "$code")
-  read -r wf wfd < <(wall "$FROZEN" "$code")
+  read -r ws wf < <(walls "$code")
   is=$(instr "$STOCK" "$code")
   if_=$(instr "$FROZEN" "$code")
   read -r fs as < <(calls "$STOCK" "$code")
   read -r ff af < <(calls "$FROZEN" "$code")
-  echo "| $name | $ws ± $wsd | $wf ± $wfd | $(ratio "$wf" "$ws") | $is | $if_ | $(ratio "$if_" "$is") | $fs | $ff | $as | $af |"
+  echo "| $name | $ws | $wf | $(ratio "$wf" "$ws") | $is | $if_ | $(ratio "$if_" "$is") | $fs | $ff | $as | $af |"
 done
