@@ -3,8 +3,8 @@
 # an objfreeze table) against the stock python relinked the same way without
 # a table, in one run: `-I -S -c pass` and an import-heavy command. Wall time
 # as the median of interleaved rounds, instructions from callgrind (stable on
-# a busy machine), and the file syscalls strace -c counts. Prints a Markdown table with ratios
-# (frozen / stock: below 1 is better).
+# a busy machine), and the file syscalls strace -c counts. Prints a Markdown
+# table with ratios (frozen / stock: below 1 is better).
 #
 #   bash bench/startup.sh                 # CPython 3.11 from pyenv (or python3.11)
 #   PYTHON=/root/.pyenv/versions/3.8.18/bin/python3.8 bash bench/startup.sh

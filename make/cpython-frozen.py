@@ -39,20 +39,20 @@ def main():
     out = sys.argv[1]
     args = []
     for name in _imp._frozen_module_names():
-        found = _imp.find_frozen(name)
-        origin = found[2] if found else None
-        source = source_of(origin.lstrip("<")) if origin else None
+        _, is_package, origname = _imp.find_frozen(name)
+        # "<pkg" is the origin of pkg.__init__ as a plain module: pkg's source.
+        origin = (origname or "").lstrip("<")
+        source = source_of(origin) if origin else None
         if source is None:
-            print("cpython-frozen.py: %s: no installed source (origin %s), left out" % (name, origin), file=sys.stderr)
+            print("cpython-frozen.py: %s: no installed source (origin %s), left out" % (name, origname), file=sys.stderr)
             continue
-        is_package = found[1]
         pyc = os.path.join(out, name, "__init__.pyc") if is_package else os.path.join(out, name + ".pyc")
         os.makedirs(os.path.dirname(pyc), exist_ok=True)
-        cpython_compile.write_pyc(source, pyc, "<frozen %s>" % origin.lstrip("<"))
-        if origin.lstrip("<") != name:
+        cpython_compile.write_pyc(source, pyc, "<frozen %s>" % origin)
+        if origin != name:
             # os.path=posixpath, _frozen_importlib=importlib._bootstrap: the
             # table records the origin (a package's from its __init__ file).
-            args.append("--alias %s=%s:%s" % (name, origin.lstrip("<"), pyc))
+            args.append("--alias %s=%s:%s" % (name, origin, pyc))
         else:
             args.append("%s %s=%s" % ("-p" if is_package else "-m", name, pyc))
     with open(os.path.join(out, "args.tmp"), "w") as f:

@@ -755,7 +755,12 @@ fn regression_tests_same_as_stock() {
 
 /// The module names in the frozen python's stdlib table.
 fn table_names(p: &Pythons) -> Vec<String> {
-    inspect_json(&p.frozen.parent().unwrap().join("stdlib.o"))["tables"][0]["modules"]
+    module_names(&p.frozen.parent().unwrap().join("stdlib.o"))
+}
+
+/// The module names in the first table of object `obj`.
+fn module_names(obj: &Path) -> Vec<String> {
+    inspect_json(obj)["tables"][0]["modules"]
         .as_array()
         .unwrap()
         .iter()
@@ -869,19 +874,9 @@ fn check_deepfreeze_replaced(p: &Pythons) {
         !deepfreeze(deep),
         "python-deep links CPython's deepfreeze.o"
     );
-    // Those with an installed source (not __hello_only__, nor __phello__.ham).
-    let names: Vec<String> = py_out(
-        deep,
-        "import _imp, os, sys\n\
-         def has_source(n):\n    \
-         o = (_imp.find_frozen(n)[2] or '').lstrip('<')\n    \
-         b = os.path.join(sys._stdlib_dir, *o.split('.'))\n    \
-         return o and (os.path.exists(b + '.py') or os.path.exists(os.path.join(b, '__init__.py')))\n\
-         print(' '.join(filter(has_source, _imp._frozen_module_names())))",
-    )
-    .split_whitespace()
-    .map(String::from)
-    .collect();
+    // Those with an installed source (not __hello_only__, nor __phello__.ham):
+    // the table make/cpython-frozen.py filled.
+    let names = module_names(&deep.parent().unwrap().join("frozen-rw.o"));
     assert!(names.len() >= 18, "frozen modules with a source: {names:?}");
     let out = stdout(
         Command::new(deep)

@@ -266,7 +266,12 @@ static int ofz_rebuild(void) {
 
 /* ---- the source-path finder ------------------------------------------ */
 
-static int ofz_installed_table(const objfreeze_table *t);
+/* 1 if `t` was installed (and so checked) by objfreeze_cpython_install. */
+static int ofz_installed_table(const objfreeze_table *t) {
+    for (size_t k = 0; k < g_ntables; k++)
+        if (g_tables[k].table == t) return 1;
+    return 0;
+}
 
 /* A table module claimed by the finder (the first table holding the name
    decides), or NULL. */
@@ -780,13 +785,6 @@ int objfreeze_cpython_install_linked(unsigned flags) {
     r = objfreeze_cpython_install(list, n, flags);
     free((void *)list);
     return r;
-}
-
-/* 1 if `t` was installed (and so checked) by objfreeze_cpython_install. */
-static int ofz_installed_table(const objfreeze_table *t) {
-    for (size_t k = 0; k < g_ntables; k++)
-        if (g_tables[k].table == t) return 1;
-    return 0;
 }
 
 int objfreeze_cpython_deep(const objfreeze_table *t, void *deep) {
