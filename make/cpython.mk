@@ -255,18 +255,22 @@ $(OBJFREEZE_CPYTHON_DIR)/%-deep.o: $(OBJFREEZE_CPYTHON_DIR)/%.o $(OBJFREEZE_CPYT
 # import.c with unmarshal_frozen_code's one unmarshal call going through
 # frozen.c, and find_frozen's "no code" test asking frozen.c too: it reads
 # the first byte of the marshal data, and a deep-frozen module's is never
-# read otherwise (on a cold start, every such read costs a disk read). The
-# build stops unless each is found exactly once.
-$(OBJFREEZE_CPYTHON_DIR)/import.c: $(srcdir)/Python/import.c $(objfreeze__cpy_make)/cpython.mk
+# read otherwise (on a cold start, every such read costs a disk read). Its
+# lookups search frozen.c's sorted sections (fork/import.awk): a scan of
+# the whole stdlib's was 1% of an import-heavy start's instructions. The
+# build stops unless each change is made exactly once.
+$(OBJFREEZE_CPYTHON_DIR)/import.c: $(srcdir)/Python/import.c $(objfreeze__cpy_make)/cpython.mk $(objfreeze__cpy_fork)/import.awk
 	@mkdir -p $(@D)
 	sed -e 's/PyMarshal_ReadObjectFromString(info->data, info->size)/_PyObjfreeze_ReadFrozen(info->data, info->size)/' \
-	  -e "s/p->code\[0\] == '\\\\0' || p->size == 0/_PyObjfreeze_FrozenEmpty(p->code, p->size)/" $< >$@.tmp
+	  -e "s/p->code\[0\] == '\\\\0' || p->size == 0/_PyObjfreeze_FrozenEmpty(p->code, p->size)/" $< | \
+	  awk -f $(objfreeze__cpy_fork)/import.awk >$@.tmp || { rm -f $@.tmp; exit 1; }
 	@test "$$(grep -c '_PyObjfreeze_ReadFrozen(info->data, info->size)' $@.tmp)" = 1 && \
 	  test "$$(grep -c '_PyObjfreeze_FrozenEmpty(p->code, p->size)' $@.tmp)" = 1 || \
 	  { echo "$<: unmarshal_frozen_code's unmarshal call or find_frozen's empty-code test not found once: this import.c is not 3.13's or 3.14's" >&2; rm -f $@.tmp; exit 1; }
 	mv $@.tmp $@
-$(OBJFREEZE_CPYTHON_DIR)/import.o: $(OBJFREEZE_CPYTHON_DIR)/import.c $(objfreeze__cpy_fork)/objfreeze_fork.h
-	$(CC) -c $(PY_CORE_CFLAGS) -I$(srcdir)/Python -include $(objfreeze__cpy_fork)/objfreeze_fork.h -o $@ $<
+$(OBJFREEZE_CPYTHON_DIR)/import.o: $(OBJFREEZE_CPYTHON_DIR)/import.c $(objfreeze__cpy_fork)/objfreeze_fork.h \
+    $(objfreeze__cpy_fork)/look_up_frozen.c
+	$(CC) -c $(PY_CORE_CFLAGS) -I$(srcdir)/Python -I$(objfreeze__cpy_fork) -include $(objfreeze__cpy_fork)/objfreeze_fork.h -o $@ $<
 OBJFREEZE_CPYTHON_OBJS += $(OBJFREEZE_CPYTHON_DIR)/import.o
 objfreeze__cpy_replaced += Python/import.o
 endif

@@ -19,6 +19,7 @@ int main(void) {
     F("header", objfreeze_deep, modules);
     F("header", objfreeze_deep, total_size);
     F("header", objfreeze_deep, first_end);
+    F("header", objfreeze_deep, nstrings);
     F("header", objfreeze_deep, table_digest);
     F("module", objfreeze_deep_module, data_offset);
     F("module", objfreeze_deep_module, code);

@@ -12,9 +12,9 @@
  * module lists its slots; the runtime makes them addresses, then runs the
  * module's fixups. Pages of modules never imported are never written.
  *
- *   header (72 bytes)
+ *   header (76 bytes; the module records follow, 8-aligned)
  *      0  magic          "OFZDEEP\n"
- *      8  version        4
+ *      8  version        5
  *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
  *     16  nmodules       module records, sorted by data_offset
  *     20  nfixups        fixup records, all modules
@@ -23,7 +23,8 @@
  *     32  total_size     length of the blob
  *     36  first_end      end of the modules laid out first (--first), read
  *                        with the header at startup; 0 if none
- *     40  table_digest   the served table's digest (objfreeze_table.digest)
+ *     40  nstrings       distinct strings the fixups intern, all modules
+ *     44  table_digest   the served table's digest (objfreeze_table.digest)
  *   module record (36 bytes): a module's objects, fixup records and slot
  *   records lie together, so its first import reads one region of the file
  *      0  data_offset    the module's marshal data in the table: the key
@@ -44,11 +45,14 @@
  *   fixup record (8 bytes)
  *      0  slot           offset of a PyObject * that receives the result
  *      4  target | kind  offset of a static object (16-aligned) | kind:
- *                        1 intern the str, 2 frozenset of the tuple,
+ *                        1 intern the str the slot points at (target: its
+ *                        number in the blob, below nstrings, << 4: what a
+ *                        number interned to serves every later module),
+ *                        2 frozenset of the tuple,
  *                        3 slice of the 3-tuple, 4 finish the code object
  *                        (its bytecode is written quickened);
  *                        or an earlier fixup's index in the module << 4 | 5:
- *                        copy what it stored (a str interned once per module)
+ *                        copy what it stored (a str repeated in the module)
  *
  * src/cpython/deep/format.rs writes it; a test compiles this header and
  * compares. No dependencies beyond <stdint.h> and <string.h>; the runtime is
@@ -63,7 +67,7 @@
 #include <string.h>
 
 #define OBJFREEZE_DEEP_MAGIC "OFZDEEP\n"
-#define OBJFREEZE_DEEP_VERSION 4u
+#define OBJFREEZE_DEEP_VERSION 5u
 
 enum objfreeze_deep_kind {
     OBJFREEZE_DEEP_INTERN = 1,
@@ -114,6 +118,7 @@ typedef struct objfreeze_deep {
     uint32_t modules;
     uint32_t total_size;
     uint32_t first_end;
+    uint32_t nstrings;
     unsigned char table_digest[32];
 } objfreeze_deep;
 

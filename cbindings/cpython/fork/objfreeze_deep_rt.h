@@ -116,11 +116,47 @@ static void objfreeze_deep_prepare_tables(const void *start, size_t len)
     objfreeze__advise(start, len, OBJFREEZE_DEEP__RANDOM, 1);
 }
 
-/* Set at finalization (Py_AtExit): later Py_Initialize calls unmarshal. */
+/* What each blob's string numbers interned to (NULL: not yet), so that a
+   string many modules hold is interned once: half the strings an
+   import-heavy start interns are ones an earlier module interned. */
+#define OBJFREEZE_DEEP__BLOBS 8
+static struct {
+    const objfreeze_deep *blob;
+    PyObject **strings;
+} objfreeze_deep__interned[OBJFREEZE_DEEP__BLOBS];
+
+/* Blob d's table of interned strings; NULL if there is no room for one
+   (each module then interns its own, as before it). */
+static PyObject **objfreeze_deep__strings(const objfreeze_deep *d)
+{
+    int i;
+    for (i = 0; i < OBJFREEZE_DEEP__BLOBS; i++) {
+        if (objfreeze_deep__interned[i].blob == d) return objfreeze_deep__interned[i].strings;
+        if (objfreeze_deep__interned[i].blob == NULL) {
+            PyObject **t = (PyObject **)PyMem_RawCalloc(d->nstrings ? d->nstrings : 1, sizeof *t);
+            if (t == NULL) return NULL;
+            objfreeze_deep__interned[i].blob = d;
+            objfreeze_deep__interned[i].strings = t;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Set at finalization (Py_AtExit): later Py_Initialize calls unmarshal.
+   The strings interned die with the runtime, and their tables with them. */
 static int objfreeze_deep__finalized;
 static int objfreeze_deep__atexit;
 
-static void objfreeze_deep__at_exit(void) { objfreeze_deep__finalized = 1; }
+static void objfreeze_deep__at_exit(void)
+{
+    int i;
+    objfreeze_deep__finalized = 1;
+    for (i = 0; i < OBJFREEZE_DEEP__BLOBS && objfreeze_deep__interned[i].blob != NULL; i++) {
+        PyMem_RawFree(objfreeze_deep__interned[i].strings);
+        objfreeze_deep__interned[i].strings = NULL;
+    }
+}
 
 /* What extern pointer slots point into, in objfreeze_deep_extern order. */
 #define OBJFREEZE_DEEP__EXTERN_ADDR(sym) (char *)&sym,
@@ -131,13 +167,16 @@ static char *const objfreeze_deep__externs[OBJFREEZE_DEEP_EXTERNS] = {
 /* Make module m's pointer slots addresses (once: they are offsets until). */
 static void objfreeze_deep__relocate(const char *who, objfreeze_deep *d, const objfreeze_deep_module *m)
 {
-    char *base = (char *)d;
-    const uint32_t *r = objfreeze_deep_relocs(d, m);
+    /* Counts and bounds in locals: CPython builds with -fno-strict-aliasing,
+       so each slot written would otherwise reload them from the records. */
+    char *const base = (char *)d;
+    const uint32_t *const r = objfreeze_deep_relocs(d, m);
+    const uint32_t n = m->nrelocs, size = d->total_size;
     uint32_t i;
-    for (i = 0; i < m->nrelocs; i++) {
-        uint32_t at = r[i] & ~(uint32_t)1;
+    for (i = 0; i < n; i++) {
+        const uint32_t at = r[i] & ~(uint32_t)1;
         uintptr_t *slot = (uintptr_t *)(base + at), v;
-        if (at % sizeof *slot != 0 || at > d->total_size - sizeof *slot)
+        if ((at % sizeof *slot != 0) | (at > size - sizeof *slot))
             OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu of a module is out of bounds",
                                 (unsigned long)i, 0);
         v = *slot;
@@ -147,11 +186,31 @@ static void objfreeze_deep__relocate(const char *who, objfreeze_deep *d, const o
                                     (unsigned long)(v >> 24));
             *slot = (uintptr_t)(objfreeze_deep__externs[v >> 24] + (v & 0xffffffu));
         } else {
-            if (v >= d->total_size)
+            if (v >= size)
                 OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu points out of it", (unsigned long)i,
                                     0ul);
             *slot = (uintptr_t)(base + v);
         }
+    }
+}
+
+/* The module and what it imports (its subtree) in one read: see
+   objfreeze_deep_prepare. Subtrees nest (order.rs lays them out depth
+   first), so one asked for with an importer's is not asked for again: on a
+   warm cache each request still walks every page of its range. */
+static void objfreeze_deep__read_subtree(objfreeze_deep *d, const objfreeze_deep_module *m)
+{
+    static const char *lo[32], *hi[32];
+    static int n;
+    const char *a = (char *)d + m->start, *b = (char *)d + m->reach;
+    int i;
+    for (i = 0; i < n; i++)
+        if (lo[i] <= a && b <= hi[i]) return;
+    objfreeze__advise(a, (size_t)(b - a), OBJFREEZE_DEEP__WILLNEED, 0);
+    if (n < 32) {
+        lo[n] = a;
+        hi[n] = b;
+        n++;
     }
 }
 
@@ -171,21 +230,32 @@ static void objfreeze_deep__created(PyInterpreterState *interp, PyCodeObject *co
 static int objfreeze_deep__fix(const char *who, objfreeze_deep *d, const objfreeze_deep_module *m,
                                PyInterpreterState *interp)
 {
-    char *base = (char *)d;
-    const objfreeze_deep_fixup *f0 = objfreeze_deep_fixups(d, m), *f = f0;
+    char *const base = (char *)d;
+    const objfreeze_deep_fixup *const f0 = objfreeze_deep_fixups(d, m);
+    const objfreeze_deep_fixup *f = f0;
+    PyObject **const strings = objfreeze_deep__strings(d);
+    const uint32_t n = m->nfixups, size = d->total_size, nstrings = d->nstrings;
     uint32_t i;
-    for (i = 0; i < m->nfixups; i++, f++) {
+    for (i = 0; i < n; i++, f++) {
         uint32_t kind = f->target & OBJFREEZE_DEEP_KIND_MASK;
         uint32_t target = f->target & ~OBJFREEZE_DEEP_KIND_MASK;
         PyObject **slot = (PyObject **)(base + f->slot);
         PyObject *obj = (PyObject *)(base + target);
-        if (f->slot % sizeof(PyObject *) != 0 || f->slot > d->total_size - sizeof(PyObject *) ||
-            (kind != OBJFREEZE_DEEP_COPY && target >= d->total_size))
+        if (f->slot % sizeof(PyObject *) != 0 || f->slot > size - sizeof(PyObject *) ||
+            (kind == OBJFREEZE_DEEP_INTERN ? target >> 4 >= nstrings
+                                           : kind != OBJFREEZE_DEEP_COPY && target >= size))
             OBJFREEZE_DEEP_FAIL(who, "its _deep blob's fixup %lu is out of bounds", (unsigned long)i, 0);
         switch (kind) {
         case OBJFREEZE_DEEP_INTERN:
-            /* Already interned strings replace ours, as unmarshal's would. */
+            /* Already interned strings replace ours, as unmarshal's would;
+               the slot holds our static string (relocated). */
+            if (strings != NULL && strings[target >> 4] != NULL) {
+                *slot = strings[target >> 4];
+                break;
+            }
+            obj = *slot;
             OBJFREEZE_DEEP__INTERN(interp, &obj);
+            if (strings != NULL) strings[target >> 4] = obj;
             *slot = obj;
             break;
         case OBJFREEZE_DEEP_FROZENSET:
@@ -244,9 +314,7 @@ static PyObject *objfreeze_deep_code(const char *who, objfreeze_deep *d, uint32_
         objfreeze_deep__atexit = 1;
     }
     if (!(m->state & OBJFREEZE_DEEP_RELOCATED)) {
-        /* The module and what it imports (its subtree), in one read: see
-           objfreeze_deep_prepare. Pages read already cost nothing more. */
-        objfreeze__advise((char *)d + m->start, (size_t)m->reach - m->start, OBJFREEZE_DEEP__WILLNEED, 0);
+        objfreeze_deep__read_subtree(d, m);
 #ifdef OBJFREEZE_DEEP__POPULATE_WRITE
         /* Relocation writes nearly every page of the module's objects: one
            call makes them private copies instead of a write fault each. */

@@ -81,6 +81,9 @@ pub struct Emitter<'l> {
     /// The fixup that interns each string of the module: later slots copy
     /// its result instead of interning again.
     interned: HashMap<u64, u64>,
+    /// Each distinct interned string's number, over the whole blob: the
+    /// runtime interns a number once, whichever module has it first.
+    strings: HashMap<Vec<u32>, u64>,
 }
 
 impl<'l> Emitter<'l> {
@@ -95,7 +98,13 @@ impl<'l> Emitter<'l> {
             fixups: Vec::new(),
             memo: HashMap::new(),
             interned: HashMap::new(),
+            strings: HashMap::new(),
         })
+    }
+
+    /// How many distinct strings the blob's fixups intern.
+    pub fn strings(&self) -> usize {
+        self.strings.len()
     }
 
     /// Lay out one module whose marshal data parsed to `g`. On error the
@@ -238,6 +247,11 @@ impl<'l> Emitter<'l> {
                     Some(&first) => (kind, target) = (Kind::Copy, first << 4),
                     None => {
                         self.interned.insert(target, self.fixups.len() as u64);
+                        let Obj::Str(s) = &g.objs[id as usize] else {
+                            unreachable!("only strings are interned")
+                        };
+                        let next = self.strings.len() as u64;
+                        target = *self.strings.entry(s.chars.clone()).or_insert(next) << 4;
                     }
                 }
             }

@@ -11,9 +11,9 @@
 //! its first import reads one region of the file.
 //!
 //! ```text
-//! header (72 bytes)
+//! header (76 bytes; the module records follow, 8-aligned)
 //!    0  magic          "OFZDEEP\n"
-//!    8  version        4
+//!    8  version        5
 //!   12  python_hex     PY_VERSION_HEX of the build whose layout it follows
 //!   16  nmodules       module records, sorted by data_offset
 //!   20  nfixups        fixup records, all modules
@@ -23,7 +23,8 @@
 //!   36  first_end      end of the modules laid out first (--first): with
 //!                      the header and records, what every start reads;
 //!                      0 if none
-//!   40  table_digest   the served table's BLAKE3 digest (its header's)
+//!   40  nstrings       distinct strings the fixups intern, all modules
+//!   44  table_digest   the served table's BLAKE3 digest (its header's)
 //! module record (36 bytes)
 //!    0  data_offset    the module's marshal data in the table: the key
 //!    4  code           offset of its code object
@@ -44,14 +45,17 @@
 //!    0  slot           offset of a pointer that gets the result
 //!    4  target | kind  offset of a static object (16-aligned) | kind
 //! ```
-//! Kinds: intern the string (`_PyUnicode_InternImmortal`), make a
+//! Kinds: intern the string the slot points at (`_PyUnicode_InternImmortal`;
+//! target: the string's number in the blob << 4, below `nstrings`: the
+//! runtime keeps what each number interned to, and a later module's equal
+//! string takes that without interning again), make a
 //! frozenset or a slice of the static tuple, finish a code object (its
 //! version number; its bytecode is written quickened), or copy what an earlier fixup
 //! of the module stored (target: that fixup's index in the module << 4): a
-//! string is interned once per module however many slots hold it.
+//! repeat of a string within the module costs no lookup at all.
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// The header's u32 fields after the magic, in order; the digest follows.
 pub const HEADER_WORDS: &[&str] = &[
     "version",
@@ -62,9 +66,12 @@ pub const HEADER_WORDS: &[&str] = &[
     "modules",
     "total_size",
     "first_end",
+    "nstrings",
 ];
 pub const DIGEST_AT: usize = 8 + 4 * HEADER_WORDS.len();
 pub const HEADER_SIZE: usize = DIGEST_AT + 32;
+/// Where the module records start: after the header, 8-aligned.
+pub const MODULES_AT: usize = HEADER_SIZE.next_multiple_of(8);
 /// A module record's u32 fields, in order.
 pub const MODULE_WORDS: &[&str] = &[
     "data_offset",
@@ -91,6 +98,7 @@ pub const OBJECT_ALIGN: usize = 16;
 #[repr(u32)]
 pub enum Kind {
     // Values are the C header's OBJFREEZE_DEEP_* kinds.
+    /// Intern the string the slot points at (`target >> 4`: its number).
     Intern = 1,
     FrozenSet = 2,
     Slice = 3,

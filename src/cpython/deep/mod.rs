@@ -103,7 +103,7 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
         .filter_map(|f| by_name.get(f.as_str()).copied())
         .collect();
     let (layout_order, last) = order::plan(candidates.len(), &first_ix, &deps);
-    let records = format::HEADER_SIZE + candidates.len() * format::MODULE_SIZE;
+    let records = format::MODULES_AT + candidates.len() * format::MODULE_SIZE;
     let mut e = Emitter::new(l, records.next_multiple_of(format::OBJECT_ALIGN))?;
     let mut placed = Vec::new();
     let mut first_end = 0;
@@ -157,13 +157,15 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
         modules.len() as u64,
         nfix as u64,
         nrel as u64,
-        format::HEADER_SIZE as u64,
+        format::MODULES_AT as u64,
         total as u64,
         first_end as u64,
+        e.strings() as u64,
     ] {
         put(&mut head, v);
     }
     head.extend_from_slice(&table.digest());
+    head.resize(format::MODULES_AT, 0);
     for (data_offset, p, reach) in &modules {
         // In format::MODULE_WORDS order.
         for v in [
