@@ -14,34 +14,38 @@
  *
  *   header (76 bytes; the module records follow, 8-aligned)
  *      0  magic          "OFZDEEP\n"
- *      8  version        5
+ *      8  version        6
  *     12  python_hex     PY_VERSION_HEX of the build whose layout it follows
  *     16  nmodules       module records, sorted by data_offset
  *     20  nfixups        fixup records, all modules
- *     24  nrelocs        pointer-slot records, all modules
+ *     24  nrelocs        pointer slots, all modules
  *     28  modules        offset of the module records
  *     32  total_size     length of the blob
  *     36  first_end      end of the modules laid out first (--first), read
  *                        with the header at startup; 0 if none
  *     40  nstrings       distinct strings the fixups intern, all modules
  *     44  table_digest   the served table's digest (objfreeze_table.digest)
- *   module record (36 bytes): a module's objects, fixup records and slot
- *   records lie together, so its first import reads one region of the file
+ *   module record (36 bytes): a module's objects, fixup records and
+ *   relocation words lie together: its first import reads one region
  *      0  data_offset    the module's marshal data in the table: the key
  *      4  code           offset of its code object
  *      8  fixups         offset of its fixup records (8-aligned)
  *     12  nfixups        how many, run in order at first import
- *     16  relocs         offset of its pointer-slot records
- *     20  nrelocs        how many
+ *     16  relocs         offset of its relocation words
+ *     20  nrelocs        how many words
  *     24  state          0 at rest; written at run time (OBJFREEZE_DEEP_*)
- *     28  start          offset of its first byte: objects, fixup and slot
- *                        records run from there to relocs + 4 * nrelocs
+ *     28  start          offset of its first byte: objects, fixups and
+ *                        relocation words run to relocs + 4 * nrelocs
  *     32  reach          end of its subtree: the modules it imports, laid
  *                        out after it depth first, read with it at its
  *                        first import; at least relocs + 4 * nrelocs
- *   pointer-slot record (4 bytes)
- *      0  slot | extern  offset of a pointer slot (pointer-aligned) | 1 if
- *                        it holds an extern
+ *   relocation words (4 bytes each): the module's pointer slots, packed
+ *   as ELF's RELR packs relative relocations. First the number of words
+ *   listing slots that hold blob offsets, then those words, then the words
+ *   listing slots that hold externs. In a list, an even word is a slot's
+ *   offset (the next slot is one pointer after it); an odd word is a
+ *   bitmap: bit i (1-31) marks the slot i - 1 pointers past the next, and
+ *   the next slot moves 31 pointers on. A module without slots has none.
  *   fixup record (8 bytes)
  *      0  slot           offset of a PyObject * that receives the result
  *      4  target | kind  offset of a static object (16-aligned) | kind:
@@ -67,7 +71,7 @@
 #include <string.h>
 
 #define OBJFREEZE_DEEP_MAGIC "OFZDEEP\n"
-#define OBJFREEZE_DEEP_VERSION 5u
+#define OBJFREEZE_DEEP_VERSION 6u
 
 enum objfreeze_deep_kind {
     OBJFREEZE_DEEP_INTERN = 1,

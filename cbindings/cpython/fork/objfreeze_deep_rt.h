@@ -164,34 +164,85 @@ static char *const objfreeze_deep__externs[OBJFREEZE_DEEP_EXTERNS] = {
     OBJFREEZE_DEEP_EXTERN_LIST(OBJFREEZE_DEEP__EXTERN_ADDR)};
 #undef OBJFREEZE_DEEP__EXTERN_ADDR
 
+/* The number of trailing zero bits of x (not 0). */
+static inline unsigned objfreeze_deep__ctz(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctz(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/* Make the pointer slots one list of relocation words marks addresses
+   (objfreeze_deep.h): blob offsets if `ext` is 0, externs otherwise. */
+static void objfreeze_deep__relocate_list(const char *who, objfreeze_deep *d, const uint32_t *w, uint32_t n,
+                                          int ext)
+{
+    /* Locals, not the records: CPython builds with -fno-strict-aliasing,
+       so each slot written would otherwise reload them. */
+    char *const base = (char *)d;
+    const uint32_t size = d->total_size;
+    /* 64-bit positions: a damaged list cannot wrap them around. */
+    const uint64_t last = (uint64_t)size - sizeof(uintptr_t);
+    uint64_t at, next = 0;
+    uint32_t i;
+    if (n != 0 && size < sizeof(uintptr_t))
+        OBJFREEZE_DEEP_FAIL(who, "its _deep blob of %lu bytes has pointer slots", (unsigned long)size, 0ul);
+    for (i = 0; i < n; i++) {
+        uint32_t bits = w[i];
+        at = bits;
+        if (bits & 1) {
+            at = next;
+            bits >>= 1;
+            next += 31 * sizeof(uintptr_t);
+        } else {
+            if (at % sizeof(uintptr_t) != 0)
+                OBJFREEZE_DEEP_FAIL(who, "its _deep blob's relocation word %lu is not a pointer slot",
+                                    (unsigned long)i, 0ul);
+            bits = 1;
+            next = at + sizeof(uintptr_t);
+        }
+        for (; bits != 0; bits &= bits - 1) {
+            const uint64_t here = at + (uint64_t)objfreeze_deep__ctz(bits) * sizeof(uintptr_t);
+            uintptr_t *slot, v;
+            if (here > last)
+                OBJFREEZE_DEEP_FAIL(who, "its _deep blob's relocation word %lu marks a slot out of it",
+                                    (unsigned long)i, 0ul);
+            slot = (uintptr_t *)(base + here);
+            v = *slot;
+            if (ext) {
+                if (v >> 24 >= OBJFREEZE_DEEP_EXTERNS)
+                    OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot at %lu names extern %lu",
+                                        (unsigned long)here, (unsigned long)(v >> 24));
+                *slot = (uintptr_t)(objfreeze_deep__externs[v >> 24] + (v & 0xffffffu));
+            } else {
+                if (v >= size)
+                    OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot at %lu points out of it",
+                                        (unsigned long)here, 0ul);
+                *slot = (uintptr_t)(base + v);
+            }
+        }
+    }
+}
+
 /* Make module m's pointer slots addresses (once: they are offsets until). */
 static void objfreeze_deep__relocate(const char *who, objfreeze_deep *d, const objfreeze_deep_module *m)
 {
-    /* Counts and bounds in locals: CPython builds with -fno-strict-aliasing,
-       so each slot written would otherwise reload them from the records. */
-    char *const base = (char *)d;
-    const uint32_t *const r = objfreeze_deep_relocs(d, m);
-    const uint32_t n = m->nrelocs, size = d->total_size;
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        const uint32_t at = r[i] & ~(uint32_t)1;
-        uintptr_t *slot = (uintptr_t *)(base + at), v;
-        if ((at % sizeof *slot != 0) | (at > size - sizeof *slot))
-            OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu of a module is out of bounds",
-                                (unsigned long)i, 0);
-        v = *slot;
-        if (r[i] & 1) {
-            if (v >> 24 >= OBJFREEZE_DEEP_EXTERNS)
-                OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu names extern %lu", (unsigned long)i,
-                                    (unsigned long)(v >> 24));
-            *slot = (uintptr_t)(objfreeze_deep__externs[v >> 24] + (v & 0xffffffu));
-        } else {
-            if (v >= size)
-                OBJFREEZE_DEEP_FAIL(who, "its _deep blob's pointer slot %lu points out of it", (unsigned long)i,
-                                    0ul);
-            *slot = (uintptr_t)(base + v);
-        }
-    }
+    const uint32_t *r = objfreeze_deep_relocs(d, m);
+    uint32_t own;
+    if (m->nrelocs == 0) return;
+    own = r[0];
+    if (own > m->nrelocs - 1)
+        OBJFREEZE_DEEP_FAIL(who, "its _deep blob lists %lu relocation words of %lu", (unsigned long)own,
+                            (unsigned long)m->nrelocs);
+    objfreeze_deep__relocate_list(who, d, r + 1, own, 0);
+    objfreeze_deep__relocate_list(who, d, r + 1 + own, m->nrelocs - 1 - own, 1);
 }
 
 /* The module and what it imports (its subtree) in one read: see

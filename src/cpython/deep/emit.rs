@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 
 use super::format::{
-    extern_index, Kind, EXTERNS, EXTERN_OFFSET_LIMIT, FIXUP_SIZE, OBJECT_ALIGN, RELOC_SIZE,
+    extern_index, relr, Kind, EXTERNS, EXTERN_OFFSET_LIMIT, FIXUP_SIZE, OBJECT_ALIGN, RELOC_SIZE,
 };
 use super::layout::Layout;
 use super::quicken::Quicken;
@@ -56,7 +56,10 @@ pub struct Placed {
     pub fixups_at: u64,
     pub fixups: usize,
     pub relocs_at: u64,
+    /// Relocation words.
     pub relocs: usize,
+    /// Pointer slots those words list.
+    pub pointers: usize,
 }
 
 /// An emitted object: where it is and what a slot pointing at it needs.
@@ -131,7 +134,7 @@ impl<'l> Emitter<'l> {
     }
 
     /// Write the module's pointer slots (offsets until the runtime makes
-    /// them addresses), then its fixup and slot records.
+    /// them addresses), then its fixup records and relocation words.
     fn records(&mut self, start: u64, code: u64) -> Result<Placed> {
         for i in 0..self.relocs.len() {
             let Reloc { slot, target } = self.relocs[i].clone();
@@ -156,8 +159,21 @@ impl<'l> Emitter<'l> {
             self.push_u32(f.target | f.kind as u64)?;
         }
         let relocs_at = self.bytes.len() as u64;
-        for r in std::mem::take(&mut self.relocs).iter() {
-            self.push_u32(r.slot | matches!(r.target, Target::Ext(..)) as u64)?;
+        let relocs = std::mem::take(&mut self.relocs);
+        let mut lists = [Vec::new(), Vec::new()];
+        for r in &relocs {
+            lists[matches!(r.target, Target::Ext(..)) as usize].push(r.slot);
+        }
+        if !relocs.is_empty() {
+            let ptr = self.ptr as u64;
+            for l in &mut lists {
+                l.sort_unstable();
+            }
+            let own = relr(&lists[0], ptr);
+            self.push_u32(own.len() as u64)?;
+            for w in own.into_iter().chain(relr(&lists[1], ptr)) {
+                self.push_u32(w)?;
+            }
         }
         Ok(Placed {
             start,
@@ -166,6 +182,7 @@ impl<'l> Emitter<'l> {
             fixups: (relocs_at - fixups_at) as usize / FIXUP_SIZE,
             relocs_at,
             relocs: (self.bytes.len() as u64 - relocs_at) as usize / RELOC_SIZE,
+            pointers: relocs.len(),
         })
     }
 

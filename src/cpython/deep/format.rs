@@ -13,11 +13,11 @@
 //! ```text
 //! header (76 bytes; the module records follow, 8-aligned)
 //!    0  magic          "OFZDEEP\n"
-//!    8  version        5
+//!    8  version        6
 //!   12  python_hex     PY_VERSION_HEX of the build whose layout it follows
 //!   16  nmodules       module records, sorted by data_offset
 //!   20  nfixups        fixup records, all modules
-//!   24  nrelocs        pointer-slot records, all modules
+//!   24  nrelocs        pointer slots, all modules
 //!   28  modules        offset of the module records
 //!   32  total_size     length of the blob
 //!   36  first_end      end of the modules laid out first (--first): with
@@ -30,17 +30,22 @@
 //!    4  code           offset of its code object
 //!    8  fixups         offset of its fixup records (8-aligned)
 //!   12  nfixups        how many, run in order at first import
-//!   16  relocs         offset of its pointer-slot records
-//!   20  nrelocs        how many
+//!   16  relocs         offset of its relocation words
+//!   20  nrelocs        how many words
 //!   24  state          0 at rest; written at run time
 //!   28  start          offset of its first byte: the module's objects,
-//!                      fixup and slot records run from there to the end
-//!                      of its slot records
+//!                      fixup records and relocation words run from
+//!                      there to the end of its relocation words
 //!   32  reach          end of its subtree: the modules laid out after it
 //!                      because it imports them (see `order`), read with
 //!                      it at its first import; at least its own end
-//! pointer-slot record (4 bytes)
-//!    0  slot | extern  offset of a pointer slot | 1 if it holds an extern
+//! relocation words (4 bytes each): the module's pointer slots, as
+//!    ELF's RELR packs relative relocations: the number of words that list
+//!    slots holding blob offsets; those words; then the words that list
+//!    slots holding externs. In each list, an even word is a slot's offset
+//!    (the next slot is one pointer further); an odd word is a bitmap: bit
+//!    i (1-31) marks the slot i - 1 pointers past that, and the next slot
+//!    is 31 pointers further. No slots: no words.
 //! fixup record (8 bytes)
 //!    0  slot           offset of a pointer that gets the result
 //!    4  target | kind  offset of a static object (16-aligned) | kind
@@ -55,7 +60,7 @@
 //! repeat of a string within the module costs no lookup at all.
 
 pub const MAGIC: &[u8; 8] = b"OFZDEEP\n";
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// The header's u32 fields after the magic, in order; the digest follows.
 pub const HEADER_WORDS: &[&str] = &[
     "version",
@@ -171,7 +176,86 @@ pub fn page(target: &crate::target::Target) -> u64 {
     }
 }
 
+/// Relocation words of one list (see the module docs) for the ascending,
+/// pointer-aligned slot offsets `slots`, with `ptr`-byte pointers.
+pub fn relr(slots: &[u64], ptr: u64) -> Vec<u64> {
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < slots.len() {
+        words.push(slots[i]);
+        let mut next = slots[i] + ptr;
+        i += 1;
+        loop {
+            let mut bits = 0u64;
+            while i < slots.len() && slots[i] < next + 31 * ptr {
+                bits |= 1 << ((slots[i] - next) / ptr);
+                i += 1;
+            }
+            if bits == 0 {
+                break;
+            }
+            words.push(bits << 1 | 1);
+            next += 31 * ptr;
+        }
+    }
+    words
+}
+
+/// The slots one list of relocation words marks (what the runtime walks).
+pub fn unrelr(words: &[u64], ptr: u64) -> Vec<u64> {
+    let mut slots = Vec::new();
+    let mut next = 0;
+    for &w in words {
+        if w & 1 == 0 {
+            slots.push(w);
+            next = w + ptr;
+        } else {
+            slots.extend(
+                (0..31)
+                    .filter(|b| w >> (b + 1) & 1 == 1)
+                    .map(|b| next + b * ptr),
+            );
+            next += 31 * ptr;
+        }
+    }
+    slots
+}
+
 /// Symbol of the blob serving the table at `table_symbol`.
 pub fn blob_symbol(table_symbol: &str) -> String {
     format!("{table_symbol}_deep")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relocation_words_round_trip() {
+        for ptr in [4u64, 8] {
+            let runs: Vec<Vec<u64>> = vec![
+                vec![],
+                vec![0],
+                vec![ptr * 3],
+                (0..100).map(|i| i * ptr).collect(),
+                (0..40).map(|i| i * 3 * ptr + 16).collect(),
+                vec![
+                    0,
+                    ptr * 31,
+                    ptr * 32,
+                    ptr * 33,
+                    ptr * 1000,
+                    ptr * 1031,
+                    ptr * 1032,
+                ],
+            ];
+            for slots in runs {
+                let w = relr(&slots, ptr);
+                assert_eq!(unrelr(&w, ptr), slots, "{ptr}-byte pointers, words {w:?}");
+            }
+        }
+        // Dense slots pack 31 to a word after the first.
+        let dense: Vec<u64> = (0..63).map(|i| i * 8).collect();
+        assert_eq!(relr(&dense, 8).len(), 3);
+    }
 }

@@ -137,7 +137,7 @@ pub fn build(table: &Table, l: &Layout, first: &[String]) -> Result<Blob> {
     modules.sort_by_key(|m| m.0);
     let (nfix, nrel): (usize, usize) = modules
         .iter()
-        .fold((0, 0), |(f, r), (_, p, _)| (f + p.fixups, r + p.relocs));
+        .fold((0, 0), |(f, r), (_, p, _)| (f + p.fixups, r + p.pointers));
     let total = e.bytes.len();
     if total > u32::MAX as usize {
         bail!("{total} bytes: a deep-frozen blob is limited to 4 GiB");
