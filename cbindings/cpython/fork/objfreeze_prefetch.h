@@ -4,7 +4,7 @@
  * Every start runs code from all over the interpreter's read-only segments
  * (code, read-only data). On a cold start each page fault there reads only
  * the kernel's read-ahead around it (128 KB by default): 150-odd separate
- * disk reads for a `-c pass`. One MADV_WILLNEED per segment asks for them
+ * disk reads for a `-c pass`. MADV_WILLNEED over each segment asks for them
  * in a few large reads instead, before the interpreter runs any of it. The
  * tables' section [tables_start, tables_stop) is left out: only the indexes
  * and the modules imported are read from it.
